@@ -1,0 +1,122 @@
+#include "completion_queue.h"
+
+#include "python_compat.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <system_error>
+
+namespace aboto3 {
+
+namespace {
+
+// Method names looked up once; interned so attribute lookups hit the fast path.
+struct FutureMethods {
+    nb::object done = nb::steal(PyUnicode_InternFromString("done"));
+    nb::object set_result = nb::steal(PyUnicode_InternFromString("set_result"));
+    nb::object set_exception = nb::steal(PyUnicode_InternFromString("set_exception"));
+};
+
+FutureMethods& future_methods() {
+    // Leaked on purpose: it must outlive every queue, even during finalization.
+    static FutureMethods* methods = std::make_unique<FutureMethods>().release();
+    return *methods;
+}
+
+}  // namespace
+
+void settle_future(const nb::handle& future, const nb::handle& value, bool failed) {
+    FutureMethods& m = future_methods();
+    PyObject* done = PyObject_CallMethodNoArgs(future.ptr(), m.done.ptr());
+    if (done == nullptr) {
+        PyErr_WriteUnraisable(future.ptr());
+        return;
+    }
+    const bool already_done = (done == Py_True);
+    Py_DECREF(done);
+    if (already_done) {
+        return;
+    }
+    PyObject* setter = failed ? m.set_exception.ptr() : m.set_result.ptr();
+    PyObject* out = PyObject_CallMethodOneArg(future.ptr(), setter, value.ptr());
+    if (out == nullptr) {
+        PyErr_WriteUnraisable(future.ptr());
+        return;
+    }
+    Py_DECREF(out);
+}
+
+void FutureOutcome::resolve() { settle_future(future_, value_, failed_); }
+
+CompletionQueue::CompletionQueue() {
+    fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd_ < 0) {
+        throw std::system_error(errno, std::generic_category(), "eventfd");
+    }
+}
+
+CompletionQueue::~CompletionQueue() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+    if (pending_.empty() && draining_.empty()) {
+        return;
+    }
+    // Completions hold Python references; drop them under the GIL, or leak
+    // them if the interpreter is already gone.
+    if (interpreter_alive()) {
+        nb::gil_scoped_acquire gil;
+        pending_.clear();
+        draining_.clear();
+    } else {
+        for (auto& c : pending_) (void)c.release();
+        for (auto& c : draining_) (void)c.release();
+    }
+}
+
+void CompletionQueue::push(std::unique_ptr<Completion> completion) {
+    bool was_empty;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        was_empty = pending_.empty();
+        pending_.push_back(std::move(completion));
+    }
+    if (was_empty) {
+        const std::uint64_t one = 1;
+        // EAGAIN means the counter is already non-zero: the loop will wake.
+        ssize_t rc;
+        do {
+            rc = ::write(fd_, &one, sizeof one);
+        } while (rc < 0 && errno == EINTR);
+    }
+}
+
+std::size_t CompletionQueue::drain() {
+    // Reset the eventfd before taking the batch: a push that lands after the
+    // swap finds the queue empty and writes again, so nothing is missed.
+    std::uint64_t counter;
+    ssize_t rc;
+    do {
+        rc = ::read(fd_, &counter, sizeof counter);
+    } while (rc < 0 && errno == EINTR);
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        draining_.swap(pending_);
+    }
+    const std::size_t n = draining_.size();
+    if (n != 0) {
+        ++wakeups_;
+    }
+    // resolve() may run Python code that pushes again; it goes to pending_.
+    for (auto& completion : draining_) {
+        completion->resolve();
+        completion.reset();
+    }
+    draining_.clear();
+    return n;
+}
+
+}  // namespace aboto3

@@ -1,0 +1,98 @@
+// Python bindings for the engine, and nothing else.
+#include "completion_queue.h"
+#include "thread_pool.h"
+
+#include <nanobind/nanobind.h>
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace aboto3 {
+namespace {
+
+// Settles an asyncio.Future from a concurrent.futures.Future that a
+// user-supplied executor finished; runs on the loop thread in drain().
+class ConcurrentOutcome final : public Completion {
+public:
+    ConcurrentOutcome(nb::object future, nb::object concurrent)
+        : future_(std::move(future)), concurrent_(std::move(concurrent)) {}
+
+    void resolve() override {
+        try {
+            if (nb::cast<bool>(future_.attr("done")())) {
+                return;
+            }
+            if (nb::cast<bool>(concurrent_.attr("cancelled")())) {
+                future_.attr("cancel")();
+                return;
+            }
+            nb::object error = concurrent_.attr("exception")();
+            if (!error.is_none()) {
+                settle_future(future_, error, true);
+            } else {
+                settle_future(future_, concurrent_.attr("result")(), false);
+            }
+        } catch (nb::python_error& e) {
+            e.restore();
+            PyErr_WriteUnraisable(future_.ptr());
+        }
+    }
+
+private:
+    nb::object future_;
+    nb::object concurrent_;
+};
+
+// The Python face of a completion queue; C++ threads share the queue itself.
+struct CompletionBridge {
+    CompletionQueuePtr queue = std::make_shared<CompletionQueue>();
+};
+
+}  // namespace
+}  // namespace aboto3
+
+NB_MODULE(_core, m) {
+    using namespace aboto3;
+    m.doc() = "aboto3's C++ engine: worker pool, completion bridge and HTTP transport.";
+
+    nb::class_<CompletionBridge>(m, "CompletionBridge",
+        "Delivers finished calls to one event loop: one eventfd wake-up per batch.")
+        .def(nb::init<>())
+        .def_prop_ro("fd", [](const CompletionBridge& b) { return b.queue->fd(); },
+            "The eventfd the event loop watches with add_reader().")
+        .def_prop_ro("wakeups", [](const CompletionBridge& b) { return b.queue->wakeups(); },
+            "How many drains found work: fewer than completions when batching works.")
+        .def("drain", [](CompletionBridge& b) { return b.queue->drain(); },
+            "Settle every finished call queued so far; returns how many.")
+        .def("push_concurrent",
+            [](CompletionBridge& b, nb::object future, nb::object concurrent) {
+                b.queue->push(std::make_unique<ConcurrentOutcome>(std::move(future),
+                                                                  std::move(concurrent)));
+            },
+            "future"_a, "concurrent_future"_a,
+            "Done-callback target for a concurrent.futures.Future; any thread.");
+
+    nb::class_<ThreadPool>(m, "ThreadPool",
+        "Native worker threads that run synchronous callables for the event loop.")
+        .def(nb::init<std::size_t>(), "max_workers"_a)
+        .def("submit",
+            [](ThreadPool& pool, CompletionBridge& bridge, nb::object future, nb::object context,
+               nb::object fn, nb::tuple args, nb::object kwargs) {
+                pool.submit(bridge.queue, std::move(future), std::move(context), std::move(fn),
+                            std::move(args), std::move(kwargs));
+            },
+            "bridge"_a, "future"_a, "context"_a, "fn"_a, "args"_a, "kwargs"_a.none())
+        .def("shutdown", &ThreadPool::shutdown, "wait"_a = true)
+        .def("shutdown_notify",
+            [](ThreadPool& pool, CompletionBridge& bridge, nb::object future) {
+                pool.shutdown_notify(bridge.queue, std::move(future));
+            },
+            "bridge"_a, "future"_a)
+        .def_prop_ro("max_workers", &ThreadPool::max_workers)
+        .def_prop_ro("thread_count", &ThreadPool::thread_count)
+        .def_prop_ro("queued", &ThreadPool::queued)
+        .def_prop_ro("is_shutdown", &ThreadPool::is_shutdown);
+
+    m.def("shutdown_all_pools", &ThreadPool::shutdown_all,
+          "Stop every pool and wait for its workers; run at interpreter exit.");
+}
