@@ -75,11 +75,7 @@ def build_stub_server(
     binary.
     """
     target = Path(output) if output is not None else BINARY
-    if (
-        not force
-        and target.exists()
-        and target.stat().st_mtime >= SOURCE.stat().st_mtime
-    ):
+    if not force and target.exists() and target.stat().st_mtime >= SOURCE.stat().st_mtime:
         return target
 
     cxx = compiler or os.environ.get("CXX") or "g++"
@@ -196,9 +192,7 @@ class StubServer:
                 chunk = os.read(proc.stdout.fileno(), 4096)
                 if not chunk:
                     code = proc.wait()
-                    raise StubStartError(
-                        f"stub server exited with status {code} before listening"
-                    )
+                    raise StubStartError(f"stub server exited with status {code} before listening")
                 buf += chunk
         line = buf.split(b"\n", 1)[0].decode("ascii", "replace").strip()
         word, _, value = line.partition(" ")

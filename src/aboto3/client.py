@@ -67,6 +67,9 @@ class AIOClient(Generic[ClientT]):
         self._engine: Engine = ThreadEngine(
             thread_pool_executor, max_workers=boto3_client.meta.config.max_pool_connections
         )
+        # Work that waits on threads of its own (s3transfer) must itself run on
+        # a thread, whatever engine runs the calls.
+        self._thread_engine: ThreadEngine = self._engine
 
     @property
     def client(self) -> ClientT:
