@@ -29,7 +29,7 @@ os.environ.update(
 )
 
 REGION = "us-east-1"
-ENGINES = ["threads", "executor"]
+ENGINES = ["threads", "executor", "native"]
 
 
 @pytest.fixture(scope="session")
@@ -96,3 +96,81 @@ def comparable(response: Any) -> Any:
     if isinstance(response, list):
         return [comparable(v) for v in response]
     return response
+
+
+# ---------------------------------------------------------------------------
+# Faults and TLS: fixtures shared by test_faults.py, test_tls.py and any engine
+# test that needs a broken network. Everything listens on 127.0.0.1 only.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_proxy(moto_url: str) -> Iterator[Callable[..., Any]]:
+    """``make_proxy("reset")``: a started ``FaultProxy`` in front of this test's
+    moto server; every proxy is closed (threads joined) when the test ends."""
+    from .faultproxy import FaultProxy
+
+    proxies: list[FaultProxy] = []
+
+    def make(mode: str = "forward", **options: Any) -> FaultProxy:
+        proxies.append(FaultProxy(moto_url, mode, **options).start())
+        return proxies[-1]
+
+    yield make
+    for proxy in proxies:
+        proxy.close()
+
+
+@pytest.fixture
+def fast_retry_backoff(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Make botocore's standard-mode retry delay a fixed 20 ms instead of its
+    random jitter (up to 1 s, 2 s, ...), for sync and async clients alike.
+
+    The delay still goes through botocore's own sleep, so an engine must still
+    wait for it without blocking the loop; attempt counts are unchanged.
+    """
+    from botocore.retries import standard
+
+    delay = 0.02
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: delay)
+    return delay
+
+
+class TLSFiles:
+    """A throwaway CA and a server certificate for 127.0.0.1 and localhost, on disk."""
+
+    def __init__(self, directory: Any) -> None:
+        import trustme
+
+        self.ca = trustme.CA()
+        self.server = self.ca.issue_cert("127.0.0.1", "localhost")
+        self.ca_bundle = str(directory / "ca.pem")
+        self.cert = str(directory / "server.pem")
+        self.key = str(directory / "server.key")
+        self.ca.cert_pem.write_to_path(self.ca_bundle)
+        self.server.cert_chain_pems[0].write_to_path(self.cert)
+        for extra in self.server.cert_chain_pems[1:]:
+            extra.write_to_path(self.cert, append=True)
+        self.server.private_key_pem.write_to_path(self.key)
+
+    def server_context(self, *hostnames: str) -> Any:
+        """An ``ssl.SSLContext`` serving a certificate of this CA (for
+        ``hostnames``, or 127.0.0.1 and localhost)."""
+        import ssl
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        cert = self.ca.issue_cert(*hostnames) if hostnames else self.server
+        cert.configure_cert(context)
+        return context
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
+    return TLSFiles(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def tls_moto_server(tls_files: TLSFiles) -> Iterator[str]:
+    """A moto server over HTTPS with ``tls_files``' certificate (https://127.0.0.1:port)."""
+    with local_aws.moto_server(cert=tls_files.cert, key=tls_files.key) as url:
+        yield url

@@ -67,7 +67,7 @@ async def test_s3_put_get_list(make_client: Callable[..., Any], make_aio: Callab
 
     got = await aio.get_object(Bucket="parity", Key="a/blob.bin")
     sync_got = s3.get_object(Bucket="parity", Key="a/blob.bin")
-    assert got["Body"].read() == sync_got["Body"].read() == payload
+    assert await got["Body"].read() == sync_got["Body"].read() == payload
     assert got["ContentLength"] == sync_got["ContentLength"] == len(payload)
     assert got["ETag"] == sync_got["ETag"]
 

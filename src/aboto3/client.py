@@ -9,7 +9,10 @@ from typing import Any, Callable, Generic, TypeVar
 from botocore.client import BaseClient
 
 from ._engine import Engine, Executor, ThreadEngine, ThreadPool
+from .body import BATCH_SIZE, AIOStreamingBody
+from .eventstream import AIOEventStream
 from .paginate import AIOPaginator
+from .waiter import AIOWaiter
 
 ClientT = TypeVar("ClientT", bound=BaseClient)
 
@@ -19,6 +22,12 @@ __all__ = ["AIOClient"]
 # and get_waiter are defined on AIOClient itself; everything else callable
 # (operations, presigning, S3 transfers, methods added by plugins) is async.
 _SYNC_METHODS = frozenset({"can_paginate"})
+
+# The S3 transfer methods boto3 adds to the client: they start s3transfer
+# threads and block until those finish, so they always run on a thread.
+_TRANSFER_METHODS = frozenset(
+    {"upload_file", "download_file", "upload_fileobj", "download_fileobj", "copy"}
+)
 
 
 class AIOClient(Generic[ClientT]):
@@ -39,7 +48,10 @@ class AIOClient(Generic[ClientT]):
         threads between clients; a pool you pass is never shut down by the
         client.
     :param engine: ``"threads"`` (the default) runs each call unchanged on a
-        worker thread.
+        worker thread. ``"native"`` runs it in a greenlet on the event-loop
+        thread with its HTTP in aboto3's libcurl engine: no thread per call,
+        thousands of calls in flight. S3 transfer helpers and credential
+        refreshes still use the thread pool.
     """
 
     def __init__(
@@ -61,15 +73,19 @@ class AIOClient(Generic[ClientT]):
                 "thread_pool_executor must be a concurrent.futures.Executor or an "
                 f"aboto3.ThreadPool, not {type(thread_pool_executor).__name__}"
             )
-        if engine != "threads":
-            raise ValueError(f"engine must be 'threads', not {engine!r}")
+        if engine not in ("threads", "native"):
+            raise ValueError(f"engine must be 'threads' or 'native', not {engine!r}")
         self._client = boto3_client
-        self._engine: Engine = ThreadEngine(
-            thread_pool_executor, max_workers=boto3_client.meta.config.max_pool_connections
-        )
         # Work that waits on threads of its own (s3transfer) must itself run on
         # a thread, whatever engine runs the calls.
-        self._thread_engine: ThreadEngine = self._engine
+        self._thread_engine = ThreadEngine(
+            thread_pool_executor, max_workers=boto3_client.meta.config.max_pool_connections
+        )
+        self._engine: Engine = self._thread_engine
+        if engine == "native":
+            from ._native import NativeEngine
+
+            self._engine = NativeEngine(boto3_client, self._thread_engine)
 
     @property
     def client(self) -> ClientT:
@@ -96,9 +112,23 @@ class AIOClient(Generic[ClientT]):
         """True once :meth:`close` has been called."""
         return self._engine.closed
 
-    def get_paginator(self, operation_name: str) -> AIOPaginator:
-        """An async paginator for ``operation_name``: ``async for page in p.paginate(...)``."""
-        return AIOPaginator(self._client.get_paginator(operation_name), self._engine)
+    def get_paginator(self, operation_name: str, *, read_ahead: bool = True) -> AIOPaginator:
+        """An async paginator for ``operation_name``: ``async for page in p.paginate(...)``.
+
+        With ``read_ahead`` (the default) the next page is fetched while the
+        caller handles the current one; ``read_ahead=False`` fetches each page
+        only when the loop asks for it.
+        """
+        return AIOPaginator(
+            self._client.get_paginator(operation_name), self._engine, read_ahead=read_ahead
+        )
+
+    def get_waiter(self, waiter_name: str) -> AIOWaiter:
+        """An async waiter: ``await aio.get_waiter("bucket_exists").wait(Bucket=...)``.
+
+        Unknown names raise what boto3 raises (``ValueError``).
+        """
+        return AIOWaiter(self._client, waiter_name, self._engine)
 
     async def close(self) -> None:
         """Refuse further calls and shut down the thread pool this client created.
@@ -107,6 +137,8 @@ class AIOClient(Generic[ClientT]):
         the caller is left running, and the boto3 client stays usable.
         """
         await self._engine.aclose()
+        if self._thread_engine is not self._engine:
+            await self._thread_engine.aclose()
 
     async def __aenter__(self) -> AIOClient[ClientT]:
         return self
@@ -126,9 +158,26 @@ class AIOClient(Generic[ClientT]):
         attr = getattr(self._client, name)  # boto3's own AttributeError if unknown
         if name.startswith("_") or name in _SYNC_METHODS or not callable(attr):
             return attr
-        method = _async_method(self._engine, name, attr, type(self._client).__name__)
+        method = self._make_async(name, attr)
         self.__dict__[name] = method  # built once per client
         return method
+
+    def _make_async(self, name: str, sync_method: Callable[..., Any]) -> Callable[..., Any]:
+        # Decided once per method: which engine runs it, and whether its result
+        # holds a stream to wrap. Plain operations get no post-processing step.
+        owner = type(self._client).__name__
+        meta = self._client.meta
+        api_name = meta.method_to_api_mapping.get(name)
+        if api_name is None:
+            engine = self._thread_engine if name in _TRANSFER_METHODS else self._engine
+            return _async_method(engine, name, sync_method, owner)
+        return _async_method(
+            self._engine,
+            name,
+            sync_method,
+            owner,
+            _stream_wrapper(meta.service_model.operation_model(api_name), self._engine),
+        )
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(dir(self._client)))
@@ -137,13 +186,52 @@ class AIOClient(Generic[ClientT]):
         return f"<aboto3.AIOClient of {self._client!r}>"
 
 
+def _stream_wrapper(operation_model: Any, engine: Engine) -> Callable[[Any], Any] | None:
+    """What turns the operation's sync stream into an async one, if it has one."""
+    output = operation_model.output_shape
+    if operation_model.has_event_stream_output:
+        stream_member = output.event_stream_name
+
+        def wrap_events(result: Any) -> Any:
+            stream = result.get(stream_member)
+            if stream is not None:
+                result[stream_member] = AIOEventStream(stream, engine)
+            return result
+
+        return wrap_events
+    if operation_model.has_streaming_output:
+        body_member = output.serialization["payload"]
+
+        def wrap_body(result: Any) -> Any:
+            body = result.get(body_member)
+            if body is not None and not isinstance(body, (bytes, str)):
+                headers = result.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+                min_read = BATCH_SIZE if "content-length" in headers else 0
+                result[body_member] = AIOStreamingBody(body, engine, min_read=min_read)
+            return result
+
+        return wrap_body
+    return None
+
+
 def _async_method(
-    engine: Engine, name: str, sync_method: Callable[..., Any], owner: str
+    engine: Engine,
+    name: str,
+    sync_method: Callable[..., Any],
+    owner: str,
+    wrap: Callable[[Any], Any] | None = None,
 ) -> Callable[..., Any]:
     run = engine.run
 
-    async def method(*args: Any, **kwargs: Any) -> Any:
-        return await run(sync_method, *args, **kwargs)
+    if wrap is None:
+
+        async def method(*args: Any, **kwargs: Any) -> Any:
+            return await run(sync_method, *args, **kwargs)
+
+    else:
+
+        async def method(*args: Any, **kwargs: Any) -> Any:
+            return wrap(await run(sync_method, *args, **kwargs))
 
     method.__name__ = name
     method.__qualname__ = f"{owner}.{name}"

@@ -1,0 +1,306 @@
+#include "curl_engine.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <pthread.h>
+#include <stdexcept>
+#include <system_error>
+
+namespace aboto3 {
+
+namespace {
+
+constexpr auto kIdleCheckInterval = std::chrono::milliseconds(20);
+
+std::mutex instance_mutex;
+std::shared_ptr<CurlEngine>& instance_slot() {
+    static std::shared_ptr<CurlEngine> engine;
+    return engine;
+}
+
+// Where a socket is registered with epoll (given to curl_multi_assign).
+int registered_marker = 0;
+
+}  // namespace
+
+std::shared_ptr<CurlEngine> CurlEngine::instance() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        pthread_atfork([] { instance_mutex.lock(); }, [] { instance_mutex.unlock(); },
+                       [] {
+                           instance_mutex.unlock();
+                           CurlEngine::abandon_after_fork();
+                       });
+    });
+    std::lock_guard<std::mutex> lock(instance_mutex);
+    std::shared_ptr<CurlEngine>& engine = instance_slot();
+    if (!engine) engine = std::make_shared<CurlEngine>();
+    return engine;
+}
+
+void CurlEngine::shutdown_instance() {
+    std::shared_ptr<CurlEngine> engine;
+    {
+        std::lock_guard<std::mutex> lock(instance_mutex);
+        engine = std::move(instance_slot());
+    }
+    // The destructor joins the I/O thread, which never needs the GIL.
+}
+
+void CurlEngine::abandon_after_fork() {
+    // The child has no I/O thread; its engine and transfers belonged to the
+    // parent. Leak them (their mutexes may be held) and start afresh on demand.
+    static std::vector<std::shared_ptr<CurlEngine>>* abandoned =
+        std::make_unique<std::vector<std::shared_ptr<CurlEngine>>>().release();
+    std::shared_ptr<CurlEngine>& engine = instance_slot();
+    if (engine) abandoned->push_back(std::move(engine));
+}
+
+CurlEngine::CurlEngine() {
+    multi_ = curl_multi_init();
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (multi_ == nullptr || epoll_fd_ < 0 || wake_fd_ < 0) {
+        if (multi_ != nullptr) curl_multi_cleanup(multi_);
+        if (epoll_fd_ >= 0) ::close(epoll_fd_);
+        if (wake_fd_ >= 0) ::close(wake_fd_);
+        throw std::runtime_error("aboto3: could not create the libcurl engine");
+    }
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = wake_fd_;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlEngine::on_socket);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlEngine::on_timer);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+    thread_ = std::thread([this] { run(); });
+}
+
+CurlEngine::~CurlEngine() {
+    post(Command::Stop, nullptr);
+    if (thread_.joinable()) thread_.join();
+    curl_multi_cleanup(multi_);
+    ::close(epoll_fd_);
+    ::close(wake_fd_);
+}
+
+void CurlEngine::post(Command command, std::shared_ptr<Transfer> transfer) {
+    bool was_empty;
+    {
+        std::lock_guard<std::mutex> lock(commands_mutex_);
+        was_empty = commands_.empty();
+        commands_.emplace_back(command, std::move(transfer));
+    }
+    if (was_empty) {
+        const std::uint64_t one = 1;
+        ssize_t rc;
+        do {
+            rc = ::write(wake_fd_, &one, sizeof one);
+        } while (rc < 0 && errno == EINTR);
+    }
+}
+
+void CurlEngine::submit(std::shared_ptr<Transfer> transfer) {
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    post(Command::Submit, std::move(transfer));
+}
+
+void CurlEngine::resume(std::shared_ptr<Transfer> transfer) { post(Command::Resume, std::move(transfer)); }
+
+void CurlEngine::cancel(std::shared_ptr<Transfer> transfer) { post(Command::Cancel, std::move(transfer)); }
+
+// ------------------------------------------------------------------ I/O thread
+
+int CurlEngine::on_socket(CURL*, curl_socket_t fd, int what, void* self, void* socket_data) {
+    auto* engine = static_cast<CurlEngine*>(self);
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(engine->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+        curl_multi_assign(engine->multi_, fd, nullptr);
+        return 0;
+    }
+    epoll_event event{};
+    event.data.fd = fd;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) event.events |= EPOLLIN;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) event.events |= EPOLLOUT;
+    if (socket_data == nullptr) {
+        if (epoll_ctl(engine->epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0 && errno == EEXIST) {
+            epoll_ctl(engine->epoll_fd_, EPOLL_CTL_MOD, fd, &event);
+        }
+        curl_multi_assign(engine->multi_, fd, &registered_marker);
+    } else {
+        epoll_ctl(engine->epoll_fd_, EPOLL_CTL_MOD, fd, &event);
+    }
+    return 0;
+}
+
+int CurlEngine::on_timer(CURLM*, long timeout_ms, void* self) {
+    auto* engine = static_cast<CurlEngine*>(self);
+    if (timeout_ms < 0) {
+        engine->timer_armed_ = false;
+    } else {
+        engine->timer_armed_ = true;
+        engine->timer_deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    }
+    return 0;
+}
+
+int CurlEngine::wait_timeout_ms(Clock::time_point now) const {
+    long ms = -1;
+    if (timer_armed_) {
+        ms = std::chrono::duration_cast<std::chrono::milliseconds>(timer_deadline_ - now).count();
+        if (ms < 0) ms = 0;
+        if (timer_deadline_ > now && ms == 0) ms = 1;  // round up, don't spin
+    }
+    if (!running_.empty()) {
+        long idle = std::chrono::duration_cast<std::chrono::milliseconds>(next_idle_check_ - now).count();
+        if (idle < 0) idle = 0;
+        if (ms < 0 || idle < ms) ms = idle;
+    }
+    return static_cast<int>(ms);
+}
+
+void CurlEngine::run() {
+    constexpr int kMaxEvents = 256;
+    epoll_event events[kMaxEvents];
+    int still_running = 0;
+    next_idle_check_ = Clock::now() + kIdleCheckInterval;
+    while (!stopping_) {
+        const int n = epoll_wait(epoll_fd_, events, kMaxEvents, wait_timeout_ms(Clock::now()));
+        if (n < 0 && errno != EINTR) break;
+        bool woken = false;
+        for (int i = 0; i < n; ++i) {
+            const int fd = events[i].data.fd;
+            if (fd == wake_fd_) {
+                woken = true;
+                continue;
+            }
+            int flags = 0;
+            if (events[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
+            if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+            if (events[i].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+            curl_multi_socket_action(multi_, fd, flags, &still_running);
+        }
+        if (woken) {
+            std::uint64_t counter;
+            while (::read(wake_fd_, &counter, sizeof counter) < 0 && errno == EINTR) {
+            }
+            run_commands();
+        }
+        const Clock::time_point now = Clock::now();
+        if (timer_armed_ && now >= timer_deadline_) {
+            timer_armed_ = false;
+            curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &still_running);
+        }
+        collect_finished();
+        if (now >= next_idle_check_) {
+            expire_idle(now);
+            next_idle_check_ = now + kIdleCheckInterval;
+        }
+    }
+    // Stopping: whatever is still running fails rather than hangs.
+    for (auto& [raw, transfer] : running_) {
+        curl_multi_remove_handle(multi_, transfer->easy());
+        transfer->finish(CURLE_ABORTED_BY_CALLBACK);
+    }
+    running_.clear();
+}
+
+void CurlEngine::run_commands() {
+    std::vector<std::pair<Command, std::shared_ptr<Transfer>>> batch;
+    {
+        std::lock_guard<std::mutex> lock(commands_mutex_);
+        batch.swap(commands_);
+    }
+    for (auto& [command, transfer] : batch) {
+        switch (command) {
+            case Command::Submit:
+                start_or_queue(std::move(transfer));
+                break;
+            case Command::Resume:
+                if (running_.count(transfer.get())) transfer->resume_transfer();
+                break;
+            case Command::Cancel:
+                if (running_.count(transfer.get())) {
+                    complete(transfer.get(), CURLE_ABORTED_BY_CALLBACK);
+                } else {
+                    // Still waiting for a connection slot: it will be skipped.
+                    transfer->finish(CURLE_ABORTED_BY_CALLBACK);
+                }
+                break;
+            case Command::Stop:
+                stopping_ = true;
+                break;
+        }
+    }
+}
+
+void CurlEngine::start_or_queue(std::shared_ptr<Transfer> transfer) {
+    Session& session = *transfer->session();
+    if (session.active >= session.config.max_connections) {
+        session.waiting.push_back(std::move(transfer));
+        return;
+    }
+    start(std::move(transfer));
+}
+
+void CurlEngine::start(std::shared_ptr<Transfer> transfer) {
+    Session& session = *transfer->session();
+    if (transfer->cancelled()) {
+        transfer->finish(CURLE_ABORTED_BY_CALLBACK);
+        in_flight_.fetch_sub(1, std::memory_order_relaxed);
+        return;
+    }
+    CURL* easy = transfer->setup();
+    if (easy == nullptr || curl_multi_add_handle(multi_, easy) != CURLM_OK) {
+        transfer->finish(CURLE_OUT_OF_MEMORY);
+        in_flight_.fetch_sub(1, std::memory_order_relaxed);
+        return;
+    }
+    ++session.active;
+    Transfer* key = transfer.get();
+    running_.emplace(key, std::move(transfer));
+}
+
+void CurlEngine::complete(Transfer* transfer, CURLcode code) {
+    curl_multi_remove_handle(multi_, transfer->easy());
+    transfer->finish(code);
+    std::shared_ptr<Session> session = transfer->session();
+    running_.erase(transfer);  // may destroy it: not touched below
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    --session->active;
+    while (!session->waiting.empty() && session->active < session->config.max_connections) {
+        std::shared_ptr<Transfer> next = std::move(session->waiting.front());
+        session->waiting.pop_front();
+        start(std::move(next));
+    }
+}
+
+void CurlEngine::collect_finished() {
+    int left = 0;
+    while (CURLMsg* message = curl_multi_info_read(multi_, &left)) {
+        if (message->msg != CURLMSG_DONE) continue;
+        Transfer* transfer = nullptr;
+        curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &transfer);
+        const CURLcode code = message->data.result;
+        complete(transfer, code);
+    }
+}
+
+void CurlEngine::expire_idle(Clock::time_point now) {
+    std::vector<Transfer*> expired;
+    for (const auto& [raw, transfer] : running_) {
+        if (transfer->idle_too_long(now)) expired.push_back(raw);
+    }
+    for (Transfer* transfer : expired) {
+        transfer->mark_idle_timeout();
+        complete(transfer, CURLE_OPERATION_TIMEDOUT);
+    }
+}
+
+}  // namespace aboto3

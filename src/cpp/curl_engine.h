@@ -1,0 +1,72 @@
+// The native engine's I/O thread: one libcurl multi handle driven by epoll,
+// fed through a command queue, never touching Python or the GIL.
+#pragma once
+
+#include "transfer.h"
+
+#include <curl/curl.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace aboto3 {
+
+class CurlEngine {
+public:
+    // The process-wide engine, its thread started on first use.
+    static std::shared_ptr<CurlEngine> instance();
+    // Stops the I/O thread (interpreter exit); transfers still running fail.
+    static void shutdown_instance();
+    static void abandon_after_fork();
+
+    CurlEngine();
+    ~CurlEngine();
+    CurlEngine(const CurlEngine&) = delete;
+    CurlEngine& operator=(const CurlEngine&) = delete;
+
+    // Any thread. Each wakes the I/O thread at most once per batch.
+    void submit(std::shared_ptr<Transfer> transfer);
+    void resume(std::shared_ptr<Transfer> transfer);
+    void cancel(std::shared_ptr<Transfer> transfer);
+
+    std::size_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+
+private:
+    enum class Command { Submit, Resume, Cancel, Stop };
+
+    void post(Command command, std::shared_ptr<Transfer> transfer);
+    void run();
+    void run_commands();
+    void start_or_queue(std::shared_ptr<Transfer> transfer);
+    void start(std::shared_ptr<Transfer> transfer);
+    void complete(Transfer* transfer, CURLcode code);
+    void collect_finished();
+    void expire_idle(Clock::time_point now);
+    int wait_timeout_ms(Clock::time_point now) const;
+
+    static int on_socket(CURL* easy, curl_socket_t fd, int what, void* self, void* socket_data);
+    static int on_timer(CURLM* multi, long timeout_ms, void* self);
+
+    CURLM* multi_ = nullptr;
+    int epoll_fd_ = -1;
+    int wake_fd_ = -1;
+    std::thread thread_;
+
+    std::mutex commands_mutex_;
+    std::vector<std::pair<Command, std::shared_ptr<Transfer>>> commands_;
+
+    // I/O thread only.
+    std::unordered_map<Transfer*, std::shared_ptr<Transfer>> running_;
+    bool timer_armed_ = false;
+    Clock::time_point timer_deadline_;
+    Clock::time_point next_idle_check_;
+    bool stopping_ = false;
+
+    std::atomic<std::size_t> in_flight_{0};
+};
+
+}  // namespace aboto3

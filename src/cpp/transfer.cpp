@@ -1,0 +1,344 @@
+#include "transfer.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace aboto3 {
+
+namespace {
+
+// A streaming body pauses its transfer when this much is buffered unread, and
+// resumes it once the reader brings it under the low mark.
+constexpr std::size_t kHighWater = 1 << 20;
+constexpr std::size_t kLowWater = 256 << 10;
+
+std::string trim(const char* begin, const char* end) {
+    while (begin < end && (*begin == ' ' || *begin == '\t')) ++begin;
+    while (end > begin && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n')) --end;
+    return std::string(begin, end);
+}
+
+bool same_name(const std::string& a, const std::string& b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+}  // namespace
+
+Transfer::Transfer(std::shared_ptr<Session> session, Request request)
+    : session_(std::move(session)), request_(std::move(request)) {}
+
+Transfer::~Transfer() {
+    if (easy_ != nullptr) curl_easy_cleanup(easy_);
+    if (header_list_ != nullptr) curl_slist_free_all(header_list_);
+    // An armed waiter is always handed to the loop or dropped by
+    // mark_cancelled() under the GIL; if one is somehow left, leak its
+    // Python reference rather than touch it without the GIL.
+    (void)waiter_.release();
+}
+
+// ---------------------------------------------------------------- Python side
+
+bool Transfer::satisfied(Want want) const {
+    if (done_) return true;
+    switch (want) {
+        case Want::Headers: return headers_done_;
+        case Want::Data: return body_read_ < body_.size();
+        case Want::Done: return false;
+    }
+    return false;
+}
+
+bool Transfer::wait_async(const CompletionQueuePtr& queue, nb::object future, Want want) {
+    std::unique_ptr<Completion> replaced;  // dropped after unlocking, GIL held
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (satisfied(want) || cancelled_) return true;
+    replaced = std::move(waiter_);
+    waiter_ = std::make_unique<FutureOutcome>(std::move(future), nb::none(), false);
+    waiter_queue_ = queue;
+    waiter_want_ = want;
+    return false;
+}
+
+void Transfer::wait(Want want) {
+    nb::gil_scoped_release release;
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return satisfied(want) || cancelled_; });
+}
+
+long Transfer::status() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return status_;
+}
+
+std::vector<std::pair<std::string, std::string>> Transfer::headers() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return headers_;
+}
+
+std::string Transfer::read(long max, bool& resume) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::size_t available = body_.size() - body_read_;
+    const std::size_t n = max < 0 ? available : std::min(available, static_cast<std::size_t>(max));
+    std::string out;
+    if (n == available && body_read_ == 0) {
+        out.swap(body_);  // the common whole-body case: no copy
+    } else {
+        out.assign(body_, body_read_, n);
+        body_read_ += n;
+        if (body_read_ == body_.size()) {
+            body_.clear();
+            body_read_ = 0;
+        } else if (body_read_ > kHighWater) {
+            body_.erase(0, body_read_);  // keep the buffer from growing without bound
+            body_read_ = 0;
+        }
+    }
+    resume = paused_ && !resume_requested_ && body_.size() - body_read_ < kLowWater;
+    if (resume) resume_requested_ = true;
+    return out;
+}
+
+bool Transfer::finished() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return done_;
+}
+
+bool Transfer::at_eof() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return done_ && body_read_ == body_.size();
+}
+
+Failure Transfer::failure() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return failure_;
+}
+
+bool Transfer::mark_cancelled() {
+    std::unique_ptr<Completion> dropped;
+    std::lock_guard<std::mutex> lock(mutex_);
+    dropped = std::move(waiter_);
+    waiter_queue_.reset();
+    if (done_ || cancelled_) return false;
+    cancelled_ = true;
+    changed_.notify_all();
+    return true;
+}
+
+// ------------------------------------------------------------------ I/O thread
+
+bool Transfer::cancelled() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cancelled_;
+}
+
+void Transfer::notify(std::unique_lock<std::mutex>& lock) {
+    changed_.notify_all();
+    if (!waiter_ || !satisfied(waiter_want_)) return;
+    std::unique_ptr<Completion> ready = std::move(waiter_);
+    CompletionQueuePtr queue = std::move(waiter_queue_);
+    lock.unlock();
+    queue->push(std::move(ready));
+}
+
+CURL* Transfer::setup() {
+    const SessionConfig& config = session_->config;
+    CURL* easy = curl_easy_init();
+    if (easy == nullptr) return nullptr;
+    easy_ = easy;
+
+    curl_easy_setopt(easy, CURLOPT_URL, request_.url.c_str());
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, this);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+    // botocore follows redirects and decodes bodies itself.
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, config.connect_timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 256L << 10);
+    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+    if (config.tcp_keepalive) curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+
+    if (!config.verify) {
+        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (!config.ca_file.empty()) {
+        curl_easy_setopt(easy, CURLOPT_CAINFO, config.ca_file.c_str());
+    }
+    if (!config.client_cert.empty()) curl_easy_setopt(easy, CURLOPT_SSLCERT, config.client_cert.c_str());
+    if (!config.client_key.empty()) curl_easy_setopt(easy, CURLOPT_SSLKEY, config.client_key.c_str());
+
+    // An empty proxy also stops libcurl from reading the proxy environment
+    // variables: botocore has already applied them, NO_PROXY included.
+    curl_easy_setopt(easy, CURLOPT_PROXY, request_.proxy_url.c_str());
+    if (!request_.proxy_url.empty()) {
+        if (!config.proxy_ca_file.empty()) curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO, config.proxy_ca_file.c_str());
+        if (!config.proxy_client_cert.empty())
+            curl_easy_setopt(easy, CURLOPT_PROXY_SSLCERT, config.proxy_client_cert.c_str());
+        if (!config.proxy_client_key.empty())
+            curl_easy_setopt(easy, CURLOPT_PROXY_SSLKEY, config.proxy_client_key.c_str());
+    }
+
+    for (const std::string& line : request_.header_lines) {
+        curl_slist* grown = curl_slist_append(header_list_, line.c_str());
+        if (grown == nullptr) return nullptr;
+        header_list_ = grown;
+    }
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, header_list_);
+
+    const std::string& method = request_.method;
+    if (method == "HEAD") {
+        curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+    } else if (request_.has_body) {
+        curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(easy, CURLOPT_READFUNCTION, &Transfer::on_upload);
+        curl_easy_setopt(easy, CURLOPT_READDATA, this);
+        curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, &Transfer::on_seek);
+        curl_easy_setopt(easy, CURLOPT_SEEKDATA, this);
+        curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,
+                         request_.chunked ? static_cast<curl_off_t>(-1)
+                                          : static_cast<curl_off_t>(request_.body.size()));
+        curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, 256L << 10);
+        if (method != "PUT") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
+    } else if (method != "GET") {
+        curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
+    }
+
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Transfer::on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, this);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, this);
+#if LIBCURL_VERSION_NUM >= 0x075000
+    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &Transfer::on_connected);
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, this);
+#else
+    connected_ = true;  // no way to tell: read timeouts then also cover connecting
+#endif
+    last_activity_ = Clock::now();
+    return easy;
+}
+
+int Transfer::on_connected(void* self, char*, char*, int, int) {
+    auto* t = static_cast<Transfer*>(self);
+    t->connected_ = true;
+    t->last_activity_ = Clock::now();
+    return CURL_PREREQFUNC_OK;
+}
+
+size_t Transfer::on_upload(char* data, size_t size, size_t count, void* self) {
+    auto* t = static_cast<Transfer*>(self);
+    t->last_activity_ = Clock::now();
+    const std::string& body = t->request_.body;
+    const std::size_t n = std::min(size * count, body.size() - t->upload_offset_);
+    std::memcpy(data, body.data() + t->upload_offset_, n);
+    t->upload_offset_ += n;
+    return n;
+}
+
+int Transfer::on_seek(void* self, curl_off_t offset, int origin) {
+    auto* t = static_cast<Transfer*>(self);
+    if (origin != SEEK_SET || offset < 0 || static_cast<std::size_t>(offset) > t->request_.body.size()) {
+        return CURL_SEEKFUNC_CANTSEEK;
+    }
+    t->upload_offset_ = static_cast<std::size_t>(offset);
+    return CURL_SEEKFUNC_OK;
+}
+
+size_t Transfer::on_header(char* data, size_t size, size_t count, void* self) {
+    auto* t = static_cast<Transfer*>(self);
+    const std::size_t n = size * count;
+    t->last_activity_ = Clock::now();
+    const char* end = data + n;
+    if (n >= 5 && std::memcmp(data, "HTTP/", 5) == 0) {
+        t->incoming_headers_.clear();  // a new response: an interim 100 Continue is forgotten
+        return n;
+    }
+    if (n <= 2 && (n == 0 || data[0] == '\r' || data[0] == '\n')) {
+        long code = 0;
+        curl_easy_getinfo(t->easy_, CURLINFO_RESPONSE_CODE, &code);
+        if (code >= 100 && code < 200) return n;  // more headers follow
+        std::unique_lock<std::mutex> lock(t->mutex_);
+        t->status_ = code;
+        t->headers_.swap(t->incoming_headers_);
+        t->headers_done_ = true;
+        curl_off_t length = -1;
+        if (!t->request_.stream &&
+            curl_easy_getinfo(t->easy_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK && length > 0) {
+            t->body_.reserve(static_cast<std::size_t>(length));
+        }
+        t->notify(lock);
+        return n;
+    }
+    if ((data[0] == ' ' || data[0] == '\t') && !t->incoming_headers_.empty()) {
+        t->incoming_headers_.back().second += " " + trim(data, end);  // obsolete line folding
+        return n;
+    }
+    const char* colon = static_cast<const char*>(std::memchr(data, ':', n));
+    if (colon == nullptr) return n;
+    std::string name = trim(data, colon);
+    std::string value = trim(colon + 1, end);
+    for (auto& header : t->incoming_headers_) {
+        if (same_name(header.first, name)) {  // repeated headers join, as urllib3 does
+            header.second += ", " + value;
+            return n;
+        }
+    }
+    t->incoming_headers_.emplace_back(std::move(name), std::move(value));
+    return n;
+}
+
+size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) {
+    auto* t = static_cast<Transfer*>(self);
+    const std::size_t n = size * count;
+    t->last_activity_ = Clock::now();
+    std::unique_lock<std::mutex> lock(t->mutex_);
+    if (t->cancelled_) return 0;  // makes libcurl abort the transfer
+    if (t->request_.stream && t->body_.size() - t->body_read_ >= kHighWater) {
+        t->paused_ = true;  // libcurl keeps this chunk and offers it again on resume
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    t->body_.append(data, n);
+    if (t->request_.stream) t->notify(lock);
+    return n;
+}
+
+void Transfer::resume_transfer() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!paused_) return;
+        paused_ = false;
+        resume_requested_ = false;
+    }
+    last_activity_ = Clock::now();
+    curl_easy_pause(easy_, CURLPAUSE_CONT);  // may call on_body at once
+}
+
+bool Transfer::idle_too_long(Clock::time_point now) const {
+    const long limit = request_.read_timeout_ms >= 0 ? request_.read_timeout_ms
+                                                     : session_->config.read_timeout_ms;
+    if (limit <= 0 || !connected_) return false;
+    if (paused_) return false;  // the reader is behind, not the server
+    return now - last_activity_ > std::chrono::milliseconds(limit);
+}
+
+void Transfer::finish(CURLcode code) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (done_) return;
+    if (code != CURLE_OK || idle_timed_out_) {
+        failure_.code = code == CURLE_OK ? CURLE_OPERATION_TIMEDOUT : code;
+        failure_.kind = cancelled_ ? FailureKind::Cancelled
+                                   : classify_failure(failure_.code, connected_, idle_timed_out_,
+                                                      !request_.proxy_url.empty());
+        failure_.after_headers = headers_done_;
+        if (idle_timed_out_) failure_.message = "no data received within the read timeout";
+    } else if (!headers_done_) {
+        failure_.kind = FailureKind::ConnectionClosed;
+        failure_.code = CURLE_GOT_NOTHING;
+    }
+    done_ = true;
+    paused_ = false;
+    notify(lock);
+}
+
+}  // namespace aboto3

@@ -1,0 +1,144 @@
+// One HTTP request/response through libcurl: its easy handle, request body,
+// response headers and body buffer, and the waits the Python side does on it.
+#pragma once
+
+#include "completion_queue.h"
+#include "errors.h"
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace aboto3 {
+
+using Clock = std::chrono::steady_clock;
+
+// Settings of one botocore client's HTTP session (its URLLib3Session's).
+struct SessionConfig {
+    long connect_timeout_ms = 60000;
+    long read_timeout_ms = 60000;  // 0: no read timeout
+    bool verify = true;
+    std::string ca_file;  // empty: libcurl's default bundle
+    std::string client_cert;
+    std::string client_key;
+    bool tcp_keepalive = false;
+    std::string proxy_ca_file;
+    std::string proxy_client_cert;
+    std::string proxy_client_key;
+    std::size_t max_connections = 10;
+};
+
+class Transfer;
+
+// A client's settings and its cap on transfers in flight (so at most
+// max_connections connections per host, as urllib3 keeps per client).
+struct Session {
+    explicit Session(SessionConfig c) : config(std::move(c)) {}
+    const SessionConfig config;
+    // Touched by the I/O thread only.
+    std::size_t active = 0;
+    std::deque<std::shared_ptr<Transfer>> waiting;
+};
+
+struct Request {
+    std::string method;
+    std::string url;
+    std::string proxy_url;  // empty: no proxy (botocore already decided)
+    std::vector<std::string> header_lines;  // "Name: value"
+    std::string body;
+    bool has_body = false;
+    bool chunked = false;  // the request asked for Transfer-Encoding: chunked
+    bool stream = false;   // the response body is read incrementally
+    long read_timeout_ms = -1;  // a per-request override; -1: the session's
+};
+
+// What a waiter waits for; each is also satisfied once the transfer is over.
+enum class Want { Headers = 0, Data = 1, Done = 2 };
+
+class Transfer {
+public:
+    Transfer(std::shared_ptr<Session> session, Request request);
+    ~Transfer();
+    Transfer(const Transfer&) = delete;
+    Transfer& operator=(const Transfer&) = delete;
+
+    // ---- Python side (GIL held) ----
+    // True if `want` already holds; otherwise `future` is settled through
+    // `queue` as soon as it does, and the caller suspends on it.
+    bool wait_async(const CompletionQueuePtr& queue, nb::object future, Want want);
+    // Blocks with the GIL released until `want` holds.
+    void wait(Want want);
+    long status();
+    std::vector<std::pair<std::string, std::string>> headers();
+    // Up to `max` buffered body bytes (all if max < 0); `resume` is set when
+    // the reader has drained a paused transfer enough to let it continue.
+    std::string read(long max, bool& resume);
+    bool finished();
+    bool at_eof();  // finished and every byte read
+    Failure failure();
+    // Stops waiting for it; the I/O thread drops the connection. Returns
+    // whether the engine still has to be told.
+    bool mark_cancelled();
+
+    const Request& request() const { return request_; }
+    const std::shared_ptr<Session>& session() const { return session_; }
+
+    // ---- I/O thread ----
+    CURL* setup();  // builds the easy handle; nullptr + failure on error
+    CURL* easy() const { return easy_; }
+    void finish(CURLcode code);  // the transfer is over, one way or another
+    void resume_transfer();
+    bool idle_too_long(Clock::time_point now) const;
+    void mark_idle_timeout() { idle_timed_out_ = true; }
+    bool cancelled();
+
+private:
+    static size_t on_header(char* data, size_t size, size_t count, void* self);
+    static size_t on_body(char* data, size_t size, size_t count, void* self);
+    static size_t on_upload(char* data, size_t size, size_t count, void* self);
+    static int on_seek(void* self, curl_off_t offset, int origin);
+    static int on_connected(void* self, char*, char*, int, int);
+
+    bool satisfied(Want want) const;  // mutex held
+    // Wakes blocking waiters, and hands an armed async waiter to the loop if
+    // its condition now holds. Called with the mutex held; pushes after unlock.
+    void notify(std::unique_lock<std::mutex>& lock);
+
+    const std::shared_ptr<Session> session_;
+    const Request request_;
+
+    // I/O thread only.
+    CURL* easy_ = nullptr;
+    curl_slist* header_list_ = nullptr;
+    std::size_t upload_offset_ = 0;
+    Clock::time_point last_activity_;
+    bool connected_ = false;
+    bool idle_timed_out_ = false;
+    std::vector<std::pair<std::string, std::string>> incoming_headers_;
+
+    // Shared with the Python side, under mutex_.
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    long status_ = 0;
+    std::vector<std::pair<std::string, std::string>> headers_;
+    bool headers_done_ = false;
+    std::string body_;
+    std::size_t body_read_ = 0;
+    bool paused_ = false;
+    bool resume_requested_ = false;
+    bool done_ = false;
+    bool cancelled_ = false;
+    Failure failure_;
+    CompletionQueuePtr waiter_queue_;
+    std::unique_ptr<Completion> waiter_;  // holds a Python future: GIL rules apply
+    Want waiter_want_ = Want::Done;
+};
+
+}  // namespace aboto3
