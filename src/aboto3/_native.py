@@ -101,10 +101,14 @@ class _StreamingBody:
                 if not read_all and size >= amt:  # type: ignore[operator]
                     break
             if transfer.at_eof:
-                # Bytes that arrived before a failure are returned first,
-                # as urllib3 does; the failure surfaces on the next read.
+                # Bytes that arrived before a failure are returned first, as
+                # urllib3 does; the failure surfaces on the next read. Like
+                # urllib3 under botocore, a body cut short by a clean close is
+                # only an error when read whole: piecewise reads just end, and
+                # botocore's content-length check reports it.
                 if transfer.failed and (read_all or not parts):
-                    raise transfer.body_error()
+                    if read_all or not transfer.truncated:
+                        raise transfer.body_error()
                 break
             _wait(transfer, _DATA)
         self._position += size
@@ -194,8 +198,10 @@ class NativeHTTPSession:
         except BaseException:
             transfer.cancel()  # cancelled while waiting: free the connection
             raise
-        # A streaming body that fails after its headers fails on read instead.
-        if transfer.failed and not (stream and transfer.status):
+        # A streaming body that fails after its headers fails on read instead;
+        # a whole body cut short by a clean close is kept as it is, because
+        # botocore has urllib3 not enforce Content-Length.
+        if transfer.failed and not (stream and transfer.status) and not transfer.truncated:
             raise transfer.send_error()
         raw: Any = _StreamingBody(transfer) if stream else _BufferedBody(transfer.read())
         return AWSResponse(request.url, transfer.status, dict(transfer.headers()), raw)
@@ -209,7 +215,9 @@ class NativeHTTPSession:
         return suspend(self._thread_engine.run(body.read))  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        """Nothing to release: connections live in the shared libcurl engine."""
+        """Close the pooled connections, as ``URLLib3Session.close`` does; the
+        session stays usable and reconnects when called again."""
+        self._core.release_connections()
 
 
 class _OffloadingCredentials:
@@ -311,6 +319,7 @@ class NativeEngine(Engine):
         endpoint = self._client._endpoint
         if session.users == 0 and endpoint.http_session is session:
             endpoint.http_session = session.original  # the boto3 client as it was
+            session.close()
             signer = self._client._request_signer
             credentials = getattr(signer, "_credentials", None)
             if isinstance(credentials, _OffloadingCredentials):

@@ -61,6 +61,23 @@ void CurlEngine::abandon_after_fork() {
     if (engine) abandoned->push_back(std::move(engine));
 }
 
+Session::~Session() {
+    if (share != nullptr) CurlEngine::dispose_share(share);
+}
+
+void CurlEngine::dispose_share(CURLSH* share) {
+    std::shared_ptr<CurlEngine> engine;
+    {
+        std::lock_guard<std::mutex> lock(instance_mutex);
+        engine = instance_slot();
+    }
+    if (engine) {
+        engine->post(Command{Kind::DisposeShare, nullptr, nullptr, share});
+    } else {
+        curl_share_cleanup(share);  // no I/O thread that could be using it
+    }
+}
+
 CurlEngine::CurlEngine() {
     multi_ = curl_multi_init();
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -83,19 +100,19 @@ CurlEngine::CurlEngine() {
 }
 
 CurlEngine::~CurlEngine() {
-    post(Command::Stop, nullptr);
+    post(Command{Kind::Stop, nullptr, nullptr});
     if (thread_.joinable()) thread_.join();
     curl_multi_cleanup(multi_);
     ::close(epoll_fd_);
     ::close(wake_fd_);
 }
 
-void CurlEngine::post(Command command, std::shared_ptr<Transfer> transfer) {
+void CurlEngine::post(Command command) {
     bool was_empty;
     {
         std::lock_guard<std::mutex> lock(commands_mutex_);
         was_empty = commands_.empty();
-        commands_.emplace_back(command, std::move(transfer));
+        commands_.push_back(std::move(command));
     }
     if (was_empty) {
         const std::uint64_t one = 1;
@@ -108,12 +125,20 @@ void CurlEngine::post(Command command, std::shared_ptr<Transfer> transfer) {
 
 void CurlEngine::submit(std::shared_ptr<Transfer> transfer) {
     in_flight_.fetch_add(1, std::memory_order_relaxed);
-    post(Command::Submit, std::move(transfer));
+    post(Command{Kind::Submit, std::move(transfer), nullptr});
 }
 
-void CurlEngine::resume(std::shared_ptr<Transfer> transfer) { post(Command::Resume, std::move(transfer)); }
+void CurlEngine::resume(std::shared_ptr<Transfer> transfer) {
+    post(Command{Kind::Resume, std::move(transfer), nullptr});
+}
 
-void CurlEngine::cancel(std::shared_ptr<Transfer> transfer) { post(Command::Cancel, std::move(transfer)); }
+void CurlEngine::cancel(std::shared_ptr<Transfer> transfer) {
+    post(Command{Kind::Cancel, std::move(transfer), nullptr});
+}
+
+void CurlEngine::release_connections(std::shared_ptr<Session> session) {
+    post(Command{Kind::Release, nullptr, std::move(session)});
+}
 
 // ------------------------------------------------------------------ I/O thread
 
@@ -206,26 +231,28 @@ void CurlEngine::run() {
     // Stopping: whatever is still running fails rather than hangs.
     for (auto& [raw, transfer] : running_) {
         curl_multi_remove_handle(multi_, transfer->easy());
+        curl_easy_setopt(transfer->easy(), CURLOPT_SHARE, nullptr);
         transfer->finish(CURLE_ABORTED_BY_CALLBACK);
     }
     running_.clear();
 }
 
 void CurlEngine::run_commands() {
-    std::vector<std::pair<Command, std::shared_ptr<Transfer>>> batch;
+    std::vector<Command> batch;
     {
         std::lock_guard<std::mutex> lock(commands_mutex_);
         batch.swap(commands_);
     }
-    for (auto& [command, transfer] : batch) {
-        switch (command) {
-            case Command::Submit:
+    for (Command& command : batch) {
+        std::shared_ptr<Transfer>& transfer = command.transfer;
+        switch (command.kind) {
+            case Kind::Submit:
                 start_or_queue(std::move(transfer));
                 break;
-            case Command::Resume:
+            case Kind::Resume:
                 if (running_.count(transfer.get())) transfer->resume_transfer();
                 break;
-            case Command::Cancel:
+            case Kind::Cancel:
                 if (running_.count(transfer.get())) {
                     complete(transfer.get(), CURLE_ABORTED_BY_CALLBACK);
                 } else {
@@ -233,10 +260,28 @@ void CurlEngine::run_commands() {
                     transfer->finish(CURLE_ABORTED_BY_CALLBACK);
                 }
                 break;
-            case Command::Stop:
+            case Kind::Release:
+                if (command.session->active == 0 && command.session->waiting.empty()) {
+                    release_share(*command.session);
+                } else {
+                    command.session->release_when_idle = true;
+                }
+                break;
+            case Kind::DisposeShare:
+                curl_share_cleanup(command.share);
+                break;
+            case Kind::Stop:
                 stopping_ = true;
                 break;
         }
+    }
+}
+
+void CurlEngine::release_share(Session& session) {
+    session.release_when_idle = false;
+    if (session.share != nullptr) {
+        curl_share_cleanup(session.share);  // closes the pooled connections
+        session.share = nullptr;
     }
 }
 
@@ -256,6 +301,13 @@ void CurlEngine::start(std::shared_ptr<Transfer> transfer) {
         in_flight_.fetch_sub(1, std::memory_order_relaxed);
         return;
     }
+    if (session.share == nullptr) {
+        // The client's own pool; only this thread uses it, so no locking.
+        session.share = curl_share_init();
+        curl_share_setopt(session.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+        curl_share_setopt(session.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        curl_share_setopt(session.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    }
     CURL* easy = transfer->setup();
     if (easy == nullptr || curl_multi_add_handle(multi_, easy) != CURLM_OK) {
         transfer->finish(CURLE_OUT_OF_MEMORY);
@@ -269,6 +321,8 @@ void CurlEngine::start(std::shared_ptr<Transfer> transfer) {
 
 void CurlEngine::complete(Transfer* transfer, CURLcode code) {
     curl_multi_remove_handle(multi_, transfer->easy());
+    // Detach from the pool now: the handle itself may live on in Python.
+    curl_easy_setopt(transfer->easy(), CURLOPT_SHARE, nullptr);
     transfer->finish(code);
     std::shared_ptr<Session> session = transfer->session();
     running_.erase(transfer);  // may destroy it: not touched below
@@ -278,6 +332,9 @@ void CurlEngine::complete(Transfer* transfer, CURLcode code) {
         std::shared_ptr<Transfer> next = std::move(session->waiting.front());
         session->waiting.pop_front();
         start(std::move(next));
+    }
+    if (session->release_when_idle && session->active == 0 && session->waiting.empty()) {
+        release_share(*session);
     }
 }
 

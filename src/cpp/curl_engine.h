@@ -22,6 +22,8 @@ public:
     // Stops the I/O thread (interpreter exit); transfers still running fail.
     static void shutdown_instance();
     static void abandon_after_fork();
+    // Closes a dead session's pool on the I/O thread (or at once if none runs).
+    static void dispose_share(CURLSH* share);
 
     CurlEngine();
     ~CurlEngine();
@@ -32,18 +34,27 @@ public:
     void submit(std::shared_ptr<Transfer> transfer);
     void resume(std::shared_ptr<Transfer> transfer);
     void cancel(std::shared_ptr<Transfer> transfer);
+    // Closes the session's idle connections (now, or when its calls end).
+    void release_connections(std::shared_ptr<Session> session);
 
     std::size_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
 
 private:
-    enum class Command { Submit, Resume, Cancel, Stop };
+    enum class Kind { Submit, Resume, Cancel, Release, DisposeShare, Stop };
+    struct Command {
+        Kind kind;
+        std::shared_ptr<Transfer> transfer;
+        std::shared_ptr<Session> session;
+        CURLSH* share = nullptr;
+    };
 
-    void post(Command command, std::shared_ptr<Transfer> transfer);
+    void post(Command command);
     void run();
     void run_commands();
     void start_or_queue(std::shared_ptr<Transfer> transfer);
     void start(std::shared_ptr<Transfer> transfer);
     void complete(Transfer* transfer, CURLcode code);
+    void release_share(Session& session);
     void collect_finished();
     void expire_idle(Clock::time_point now);
     int wait_timeout_ms(Clock::time_point now) const;
@@ -57,7 +68,7 @@ private:
     std::thread thread_;
 
     std::mutex commands_mutex_;
-    std::vector<std::pair<Command, std::shared_ptr<Transfer>>> commands_;
+    std::vector<Command> commands_;
 
     // I/O thread only.
     std::unordered_map<Transfer*, std::shared_ptr<Transfer>> running_;

@@ -244,7 +244,15 @@ NB_MODULE(_core, m) {
             "Up to `max` buffered body bytes (all if negative); b'' if none are buffered yet.")
         .def_prop_ro("finished", [](TransferHandle& h) { return h.transfer->finished(); })
         .def_prop_ro("at_eof", [](TransferHandle& h) { return h.transfer->at_eof(); })
+        .def_prop_ro("buffered", [](TransferHandle& h) { return h.transfer->buffered(); },
+            "Body bytes received and not yet read.")
         .def_prop_ro("failed", [](TransferHandle& h) { return h.transfer->failure().kind != FailureKind::None; })
+        .def_prop_ro("truncated",
+            [](TransferHandle& h) {
+                Failure failure = h.transfer->failure();
+                return failure.code == CURLE_PARTIAL_FILE && failure.after_headers;
+            },
+            "The server closed the connection cleanly before sending the whole body.")
         .def("send_error",
             [](TransferHandle& h) -> nb::object {
                 Failure failure = h.transfer->failure();
@@ -271,7 +279,10 @@ NB_MODULE(_core, m) {
         .def("send", &HttpSession::send, "method"_a, "url"_a, "headers"_a, "body"_a.none(),
             "stream"_a, "proxy_url"_a = "", "read_timeout"_a = -1.0,
             "Queue a request on the I/O thread; returns its Transfer at once.")
-        .def_prop_ro("max_connections", [](HttpSession& s) { return s.session->config.max_connections; });
+        .def_prop_ro("max_connections", [](HttpSession& s) { return s.session->config.max_connections; })
+        .def("release_connections",
+            [](HttpSession& s) { CurlEngine::instance()->release_connections(s.session); },
+            "Close this session's pooled connections once its calls in flight are over.");
 
     m.def("shutdown_curl_engine", &CurlEngine::shutdown_instance,
           "Stop the libcurl I/O thread; run at interpreter exit.");

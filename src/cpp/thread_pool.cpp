@@ -74,10 +74,10 @@ void ThreadPool::submit(CompletionQueuePtr queue, nb::object future, nb::object 
         }
     }
     if (start_worker) {
+        std::lock_guard<std::mutex> lock(state_->mutex);
         try {
-            std::thread(worker_main, state_).detach();
+            state_->threads.emplace_back(worker_main, state_);
         } catch (...) {
-            std::lock_guard<std::mutex> lock(state_->mutex);
             --state_->live;
             throw;
         }
@@ -178,8 +178,21 @@ void ThreadPool::stop(State& state) {
 
 void ThreadPool::wait_for_exit(const std::shared_ptr<State>& state) {
     nb::gil_scoped_release release;
-    std::unique_lock<std::mutex> lock(state->mutex);
-    state->all_exited.wait(lock, [&] { return state->live == 0; });
+    std::vector<std::thread> exited;
+    {
+        std::unique_lock<std::mutex> lock(state->mutex);
+        state->all_exited.wait(lock, [&] { return state->live == 0; });
+        exited.swap(state->threads);
+    }
+    // Every worker is past its last step; joining makes sure the OS threads are gone.
+    for (std::thread& thread : exited) thread.join();
+}
+
+ThreadPool::State::~State() {
+    // Nobody waited for these workers; they finish on their own.
+    for (std::thread& thread : threads) {
+        if (thread.joinable()) thread.detach();
+    }
 }
 
 void ThreadPool::shutdown(bool wait) {

@@ -8,6 +8,8 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 namespace aboto3 {
 
@@ -47,10 +49,12 @@ private:
     };
     // Shared with the workers, which may outlive the Python-facing object.
     struct State {
+        ~State();
         mutable std::mutex mutex;
         std::condition_variable work_ready;
         std::condition_variable all_exited;
         std::deque<Job> jobs;
+        std::vector<std::thread> threads;  // joined by wait_for_exit, else detached
         std::size_t live = 0;
         std::size_t idle = 0;
         bool stopping = false;

@@ -27,6 +27,7 @@ bool same_name(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+
 Transfer::Transfer(std::shared_ptr<Session> session, Request request)
     : session_(std::move(session)), request_(std::move(request)) {}
 
@@ -106,6 +107,11 @@ bool Transfer::finished() {
     return done_;
 }
 
+std::size_t Transfer::buffered() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return body_.size() - body_read_;
+}
+
 bool Transfer::at_eof() {
     std::lock_guard<std::mutex> lock(mutex_);
     return done_ && body_read_ == body_.size();
@@ -150,6 +156,7 @@ CURL* Transfer::setup() {
     easy_ = easy;
 
     curl_easy_setopt(easy, CURLOPT_URL, request_.url.c_str());
+    curl_easy_setopt(easy, CURLOPT_SHARE, session_->share);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, this);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));

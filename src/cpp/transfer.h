@@ -37,14 +37,21 @@ struct SessionConfig {
 
 class Transfer;
 
-// A client's settings and its cap on transfers in flight (so at most
-// max_connections connections per host, as urllib3 keeps per client).
+// A client's settings, its own connection pool (a libcurl share handle, so
+// closing the client closes its connections, as urllib3's pool does) and its
+// cap on transfers in flight (at most max_connections connections per host).
 struct Session {
     explicit Session(SessionConfig c) : config(std::move(c)) {}
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
     const SessionConfig config;
     // Touched by the I/O thread only.
+    CURLSH* share = nullptr;  // created on first use
     std::size_t active = 0;
     std::deque<std::shared_ptr<Transfer>> waiting;
+    bool release_when_idle = false;
 };
 
 struct Request {
@@ -82,6 +89,7 @@ public:
     std::string read(long max, bool& resume);
     bool finished();
     bool at_eof();  // finished and every byte read
+    std::size_t buffered();  // body bytes received and not yet read
     Failure failure();
     // Stops waiting for it; the I/O thread drops the connection. Returns
     // whether the engine still has to be told.

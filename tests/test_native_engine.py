@@ -1,0 +1,452 @@
+"""The native engine: no thread per call, the boto3 client left intact, suspension
+instead of blocking, and no leaks. Parity and fault behaviour are covered for every
+engine by the other test files."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
+from botocore.httpsession import URLLib3Session
+
+import aboto3
+from aboto3 import _core
+from aboto3._native import NativeHTTPSession
+from benchmarks.stub import StubServer
+
+REGION = "us-east-1"
+
+
+def os_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture(scope="module")
+def slow_stub() -> Iterator[StubServer]:
+    """The project's C++ stub endpoint, answering every request after 50 ms."""
+    with StubServer(latency_ms=50) as stub:
+        yield stub
+
+
+@pytest.fixture(scope="module")
+def fast_stub() -> Iterator[StubServer]:
+    with StubServer(latency_ms=0) as stub:
+        yield stub
+
+
+def stub_ssm(stub: StubServer, **config: Any) -> Any:
+    return boto3.client("ssm", region_name=REGION, endpoint_url=stub.endpoint_url, config=Config(**config))
+
+
+class Ticker:
+    """Counts event-loop turns: it stalls if anything blocks the loop."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.interval = interval
+        self.ticks = 0
+        self.longest_gap = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(self.interval)
+            now = time.monotonic()
+            self.longest_gap = max(self.longest_gap, now - last)
+            last = now
+            self.ticks += 1
+
+    async def __aenter__(self) -> Ticker:
+        self._task = asyncio.ensure_future(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await self._task
+
+
+async def test_session_is_replaced_and_restored(make_client: Callable[..., Any]) -> None:
+    ssm = make_client("ssm")
+    original = ssm._endpoint.http_session
+    assert isinstance(original, URLLib3Session)
+    aio = aboto3.AIOClient(ssm, engine="native")
+    assert isinstance(ssm._endpoint.http_session, NativeHTTPSession)
+    await aio.put_parameter(Name="/n", Value="1", Type="String")
+    # The sync client keeps working meanwhile: a blocking send, here and on threads.
+    assert ssm.get_parameter(Name="/n")["Parameter"]["Value"] == "1"
+    from_thread = await asyncio.to_thread(ssm.get_parameter, Name="/n")
+    assert from_thread["Parameter"]["Value"] == "1"
+    second = aboto3.AIOClient(ssm, engine="native")  # shares the installed session
+    await aio.close()
+    assert isinstance(ssm._endpoint.http_session, NativeHTTPSession)
+    assert (await second.get_parameter(Name="/n"))["Parameter"]["Value"] == "1"
+    await second.close()
+    assert ssm._endpoint.http_session is original
+    assert ssm.get_parameter(Name="/n")["Parameter"]["Value"] == "1"
+    with pytest.raises(RuntimeError, match="closed"):
+        await aio.get_parameter(Name="/n")
+
+
+def test_other_http_sessions_are_refused(make_client: Callable[..., Any]) -> None:
+    class CustomSession:
+        def send(self, request: Any) -> Any:
+            raise AssertionError("not used")
+
+    ssm = make_client("ssm")
+    ssm._endpoint.http_session = CustomSession()
+    with pytest.raises(TypeError, match="URLLib3Session"):
+        aboto3.AIOClient(ssm, engine="native")
+
+
+async def test_no_thread_per_call(make_client: Callable[..., Any]) -> None:
+    ssm = make_client("ssm", max_pool_connections=50)
+    ssm.put_parameter(Name="/t", Value="v", Type="String")
+    async with aboto3.AIOClient(ssm, engine="native") as aio:
+        await aio.get_parameter(Name="/t")  # the libcurl I/O thread exists from here on
+        baseline = os_threads()
+        peak = baseline
+
+        async def sample() -> None:
+            nonlocal peak
+            while True:
+                peak = max(peak, os_threads())
+                await asyncio.sleep(0.002)
+
+        sampler = asyncio.ensure_future(sample())
+        results = await asyncio.gather(*(aio.get_parameter(Name="/t") for _ in range(200)))
+        sampler.cancel()
+        assert all(r["Parameter"]["Value"] == "v" for r in results)
+        assert peak == baseline
+        assert aio.engine is not aio._thread_engine
+        assert aio._thread_engine.pool is not None and aio._thread_engine.pool.thread_count == 0
+
+
+@pytest.mark.parametrize("latency_ms", [50, 1500])
+async def test_a_thousand_calls_in_flight(latency_ms: int) -> None:
+    with StubServer(latency_ms=latency_ms) as stub:
+        ssm = stub_ssm(stub, max_pool_connections=1000)
+        async with aboto3.AIOClient(ssm, engine="native") as aio:
+            await aio.get_parameter(Name="/warm")
+            baseline = os_threads()
+            calls = asyncio.gather(*(aio.get_parameter(Name=f"/p/{i}") for i in range(1000)))
+            # Runs once every call has been started (prepared, signed, handed to libcurl).
+            started: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(
+                lambda: started.set_result((_core.curl_in_flight(), os_threads()))
+            )
+            results = await calls
+            in_flight, threads = await started
+    assert [r["Parameter"]["Name"] for r in results] == [f"/p/{i}" for i in range(1000)]
+    assert threads == baseline  # no thread per call
+    if latency_ms > 1000:
+        # Preparing 1000 calls takes well under the answer delay: all are out at once.
+        assert in_flight == 1000
+    else:
+        # Calls answer while later ones are still being prepared; still far more
+        # than a pool of max_pool_connections=10 threads could have out.
+        assert in_flight > 10
+
+
+async def test_connections_per_client_are_capped(slow_stub: StubServer) -> None:
+    ssm = stub_ssm(slow_stub, max_pool_connections=4)
+    before = slow_stub.stats()["connections"]
+    async with aboto3.AIOClient(ssm, engine="native") as aio:
+        peak = 0
+
+        async def sample() -> None:
+            nonlocal peak
+            while True:
+                peak = max(peak, slow_stub.stats()["connections"] - before)
+                await asyncio.sleep(0.01)
+
+        sampler = asyncio.ensure_future(sample())
+        await asyncio.gather(*(aio.get_parameter(Name="/c") for _ in range(40)))
+        sampler.cancel()
+    # the sampler's own /__stats connection counts once
+    assert 1 <= peak <= 4 + 1
+
+
+async def test_retry_delay_suspends_instead_of_blocking(make_client: Callable[..., Any]) -> None:
+    ssm = make_client("ssm")
+    ssm.put_parameter(Name="/r", Value="v", Type="String")
+    seen: list[int] = []
+
+    def retry_once_after_300ms(attempts: int, **_: Any) -> float | None:
+        seen.append(attempts)
+        return 0.3 if attempts == 1 else None
+
+    ssm.meta.events.register("needs-retry.ssm.GetParameter", retry_once_after_300ms)
+    async with aboto3.AIOClient(ssm, engine="native") as aio, Ticker() as ticker:
+        result = await aio.get_parameter(Name="/r")
+    assert result["ResponseMetadata"]["RetryAttempts"] == 1
+    assert seen[:2] == [1, 2]
+    assert ticker.ticks >= 10  # the loop ran throughout the 300 ms delay
+
+
+async def test_credential_refresh_runs_on_a_thread(make_client: Callable[..., Any]) -> None:
+    refreshed_on: list[int] = []
+
+    def refresh() -> dict[str, str]:
+        refreshed_on.append(threading.get_ident())
+        time.sleep(0.2)  # e.g. an STS call
+        expiry = time.time() + 3600
+        return {
+            "access_key": "testing",
+            "secret_key": "testing",
+            "token": "token",
+            "expiry_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expiry)),
+        }
+
+    credentials = RefreshableCredentials.create_from_metadata(
+        metadata={"access_key": "old", "secret_key": "old", "token": "old",
+                  "expiry_time": "2000-01-01T00:00:00Z"},
+        refresh_using=refresh,
+        method="test",
+    )
+    sts = make_client("sts")
+    sts._request_signer._credentials = credentials
+    async with aboto3.AIOClient(sts, engine="native") as aio, Ticker() as ticker:
+        identity = await aio.get_caller_identity()
+    assert identity["Account"] == "123456789012"
+    assert refreshed_on and refreshed_on[0] != threading.get_ident()
+    assert ticker.ticks >= 5
+    assert sts._request_signer._credentials is credentials  # restored on close
+
+
+async def test_adaptive_retry_mode_works(make_client: Callable[..., Any]) -> None:
+    sts = make_client("sts", retries={"mode": "adaptive", "max_attempts": 3})
+    async with aboto3.AIOClient(sts, engine="native") as aio:
+        results = await asyncio.gather(*(aio.get_caller_identity() for _ in range(20)))
+    assert {r["Account"] for r in results} == {"123456789012"}
+
+
+async def test_cancelled_call_frees_its_transfer(slow_stub: StubServer) -> None:
+    ssm = stub_ssm(slow_stub)
+    async with aboto3.AIOClient(ssm, engine="native") as aio:
+        await aio.get_parameter(Name="/warm")
+        task = asyncio.ensure_future(aio.get_parameter(Name="/slow"))
+        await asyncio.sleep(0.01)
+        assert _core.curl_in_flight() == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(100):
+            if _core.curl_in_flight() == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert _core.curl_in_flight() == 0
+        assert (await aio.get_parameter(Name="/after"))["Parameter"]["Name"] == "/after"
+
+
+async def test_close_waits_for_calls_in_flight(slow_stub: StubServer) -> None:
+    ssm = stub_ssm(slow_stub, max_pool_connections=20)
+    aio = aboto3.AIOClient(ssm, engine="native")
+    calls = [asyncio.ensure_future(aio.get_parameter(Name=f"/{i}")) for i in range(20)]
+    await asyncio.sleep(0)
+    await asyncio.wait_for(aio.close(), timeout=10)
+    assert len(await asyncio.gather(*calls)) == 20
+    assert isinstance(ssm._endpoint.http_session, URLLib3Session)
+
+
+def test_closing_the_loop_with_calls_in_flight(slow_stub: StubServer, tmp_path: Any) -> None:
+    script = tmp_path / "abandon.py"
+    script.write_text(textwrap.dedent(f"""
+        import asyncio, gc, boto3, aboto3
+        ssm = boto3.client("ssm", region_name="us-east-1", endpoint_url="{slow_stub.endpoint_url}",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        loop = asyncio.new_event_loop()
+        aio = aboto3.AIOClient(ssm, engine="native")
+        tasks = [loop.create_task(aio.get_parameter(Name="/x")) for _ in range(50)]
+        loop.run_until_complete(asyncio.sleep(0.02))
+        loop.close()          # 50 calls abandoned mid-flight
+        del tasks
+        gc.collect()
+        print(ssm.get_parameter(Name="/sync")["Parameter"]["Name"])
+        asyncio.run(aio.get_parameter(Name="/y"))
+        print("ok")
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["/sync", "ok"]
+    assert "Fatal" not in done.stderr
+
+
+def test_fork_child_gets_a_fresh_engine(fast_stub: StubServer, tmp_path: Any) -> None:
+    script = tmp_path / "fork.py"
+    script.write_text(textwrap.dedent(f"""
+        import asyncio, os, boto3, aboto3
+        ssm = boto3.client("ssm", region_name="us-east-1", endpoint_url="{fast_stub.endpoint_url}",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        async def call():
+            async with aboto3.AIOClient(ssm, engine="native") as aio:
+                return (await aio.get_parameter(Name="/f"))["Parameter"]["Name"]
+        assert asyncio.run(call()) == "/f"
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if asyncio.run(call()) == "/f" else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        print("ok")
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+async def test_slow_reader_pauses_the_transfer(fast_stub: StubServer) -> None:
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=fast_stub.endpoint_url,
+                      config=Config(s3={"addressing_style": "path"}))
+    size = 24 * 1024 * 1024
+    async with aboto3.AIOClient(s3, engine="native") as aio:
+        response = await aio.get_object(Bucket="b", Key=f"big-{size}")
+        body = response["Body"]
+        first = await body.read(64 * 1024)
+        await asyncio.sleep(0.3)  # the I/O thread would buffer everything by now
+        transfer = body._body._raw_stream._transfer
+        assert transfer.buffered <= 2 * 1024 * 1024  # paused near the 1 MiB high-water mark
+        assert not transfer.finished
+        rest = await body.read()
+    data = first + rest
+    assert len(data) == size
+    assert data[:512] == bytes(i & 0xFF for i in range(512))
+
+
+async def test_tcp_keepalive_setting_is_used() -> None:
+    with StubServer() as stub:  # a fresh endpoint: no pooled connection to reuse
+        ssm = stub_ssm(stub, tcp_keepalive=True)
+        async with aboto3.AIOClient(ssm, engine="native") as aio:
+            await aio.get_parameter(Name="/k")
+            shown = subprocess.run(
+                ["ss", "-tnoH", "state", "established", f"dport = :{stub.port}"],
+                capture_output=True, text=True, check=True,
+            ).stdout
+    assert "keepalive" in shown
+
+
+class _ForwardProxy(http.server.ThreadingHTTPServer):
+    """A minimal HTTP forward proxy that counts what passes through it."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _forward(self) -> None:
+        import urllib.parse
+
+        target = urllib.parse.urlsplit(self.path)
+        self.server.seen.append(self.path)  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        upstream = socket.create_connection((target.hostname, target.port), timeout=10)
+        with upstream:
+            path = target.path + (f"?{target.query}" if target.query else "")
+            lines = [f"{self.command} {path} HTTP/1.1"]
+            lines += [f"{k}: {v}" for k, v in self.headers.items() if k.lower() != "proxy-connection"]
+            upstream.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
+            reply = upstream.makefile("rb")
+            status = reply.readline()
+            headers = []
+            while (line := reply.readline()) not in (b"\r\n", b""):
+                headers.append(line)
+            content_length = next(
+                (int(h.split(b":")[1]) for h in headers if h.lower().startswith(b"content-length")), 0
+            )
+            payload = reply.read(content_length)
+        self.wfile.write(status + b"".join(headers) + b"\r\n" + payload)
+
+    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _forward
+
+
+@pytest.fixture
+def forward_proxy() -> Iterator[_ForwardProxy]:
+    server = _ForwardProxy()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("engine", ["threads", "native"])
+async def test_proxies_config_and_no_proxy(
+    fast_stub: StubServer, forward_proxy: _ForwardProxy, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = f"http://127.0.0.1:{forward_proxy.server_address[1]}"
+    ssm = stub_ssm(fast_stub, proxies={"http": proxy})
+    async with aboto3.AIOClient(ssm, engine=engine) as aio:
+        assert (await aio.get_parameter(Name="/via"))["Parameter"]["Name"] == "/via"
+    assert forward_proxy.seen == [f"{fast_stub.endpoint_url}/"]
+
+    # From the environment, with NO_PROXY honoured as botocore honours it.
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    ssm = stub_ssm(fast_stub)
+    async with aboto3.AIOClient(ssm, engine=engine) as aio:
+        await aio.get_parameter(Name="/env")
+    assert len(forward_proxy.seen) == 2
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    ssm = stub_ssm(fast_stub)
+    async with aboto3.AIOClient(ssm, engine=engine) as aio:
+        await aio.get_parameter(Name="/direct")
+    assert len(forward_proxy.seen) == 2
+
+
+async def test_no_leaks_over_many_calls(fast_stub: StubServer) -> None:
+    """File descriptors, threads and RSS stay flat over 100k calls (ABOTO3_SOAK_CALLS)."""
+    calls = int(os.environ.get("ABOTO3_SOAK_CALLS", "100000"))
+    ssm = stub_ssm(fast_stub, max_pool_connections=64)
+
+    async def run(aio: Any, n: int) -> None:
+        # 64 callers in a loop: memory held by the test itself stays constant.
+        async def caller(share: int) -> None:
+            for i in range(share):
+                await aio.get_parameter(Name=f"/soak/{i % 100}")
+
+        await asyncio.gather(*(caller(n // 64) for _ in range(64)))
+
+    def rss_kib() -> int:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+
+    async with aboto3.AIOClient(ssm, engine="native") as aio:
+        await run(aio, 64 * 50)  # warm up caches, connections and allocator pools
+        gc.collect()
+        fds, threads = open_fds(), os_threads()
+        await run(aio, calls // 2)
+        gc.collect()
+        rss_half = rss_kib()
+        await run(aio, calls // 2)
+        gc.collect()
+        rss_end = rss_kib()
+        assert open_fds() <= fds
+        assert os_threads() == threads
+        # A leak of even 100 bytes a call would add several MiB over the second half.
+        assert rss_end - rss_half < 2 * 1024
