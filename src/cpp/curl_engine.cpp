@@ -102,6 +102,7 @@ CurlEngine::CurlEngine() {
 CurlEngine::~CurlEngine() {
     post(Command{Kind::Stop, nullptr, nullptr});
     if (thread_.joinable()) thread_.join();
+    for (CURL* easy : spare_handles_) curl_easy_cleanup(easy);
     curl_multi_cleanup(multi_);
     ::close(epoll_fd_);
     ::close(wake_fd_);
@@ -308,8 +309,15 @@ void CurlEngine::start(std::shared_ptr<Transfer> transfer) {
         curl_share_setopt(session.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
         curl_share_setopt(session.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     }
-    CURL* easy = transfer->setup();
-    if (easy == nullptr || curl_multi_add_handle(multi_, easy) != CURLM_OK) {
+    CURL* easy = nullptr;
+    if (spare_handles_.empty()) {
+        easy = curl_easy_init();
+    } else {
+        easy = spare_handles_.back();
+        spare_handles_.pop_back();
+    }
+    if (easy == nullptr || transfer->setup(easy) == nullptr ||
+        curl_multi_add_handle(multi_, easy) != CURLM_OK) {
         transfer->finish(CURLE_OUT_OF_MEMORY);
         in_flight_.fetch_sub(1, std::memory_order_relaxed);
         return;
@@ -321,9 +329,15 @@ void CurlEngine::start(std::shared_ptr<Transfer> transfer) {
 
 void CurlEngine::complete(Transfer* transfer, CURLcode code) {
     curl_multi_remove_handle(multi_, transfer->easy());
-    // Detach from the pool now: the handle itself may live on in Python.
-    curl_easy_setopt(transfer->easy(), CURLOPT_SHARE, nullptr);
     transfer->finish(code);
+    CURL* easy = transfer->take_easy();
+    curl_easy_reset(easy);  // also detaches it from the session's pool
+    constexpr std::size_t kMaxSpare = 256;
+    if (spare_handles_.size() < kMaxSpare) {
+        spare_handles_.push_back(easy);
+    } else {
+        curl_easy_cleanup(easy);
+    }
     std::shared_ptr<Session> session = transfer->session();
     running_.erase(transfer);  // may destroy it: not touched below
     in_flight_.fetch_sub(1, std::memory_order_relaxed);

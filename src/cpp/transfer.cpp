@@ -149,10 +149,14 @@ void Transfer::notify(std::unique_lock<std::mutex>& lock) {
     queue->push(std::move(ready));
 }
 
-CURL* Transfer::setup() {
+CURL* Transfer::take_easy() {
+    CURL* easy = easy_;
+    easy_ = nullptr;
+    return easy;
+}
+
+CURL* Transfer::setup(CURL* easy) {
     const SessionConfig& config = session_->config;
-    CURL* easy = curl_easy_init();
-    if (easy == nullptr) return nullptr;
     easy_ = easy;
 
     curl_easy_setopt(easy, CURLOPT_URL, request_.url.c_str());
@@ -163,7 +167,7 @@ CURL* Transfer::setup() {
     // botocore follows redirects and decodes bodies itself.
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, config.connect_timeout_ms);
-    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 256L << 10);
+    if (request_.stream) curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 128L << 10);
     curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
     if (config.tcp_keepalive) curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 
@@ -206,7 +210,7 @@ CURL* Transfer::setup() {
         curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,
                          request_.chunked ? static_cast<curl_off_t>(-1)
                                           : static_cast<curl_off_t>(request_.body.size()));
-        curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, 256L << 10);
+        if (request_.body.size() > (64u << 10)) curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, 128L << 10);
         if (method != "PUT") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
     } else if (method != "GET") {
         curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());

@@ -99,8 +99,11 @@ public:
     const std::shared_ptr<Session>& session() const { return session_; }
 
     // ---- I/O thread ----
-    CURL* setup();  // builds the easy handle; nullptr + failure on error
+    // Configures `easy` (a fresh or reset handle) for this request.
+    CURL* setup(CURL* easy);
     CURL* easy() const { return easy_; }
+    // Hands the easy handle back for reuse once the transfer is over.
+    CURL* take_easy();
     void finish(CURLcode code);  // the transfer is over, one way or another
     void resume_transfer();
     bool idle_too_long(Clock::time_point now) const;
