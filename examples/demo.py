@@ -26,7 +26,7 @@ from botocore.config import Config
 import aboto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from examples.local_aws import moto_server  # noqa: E402
+from examples.local_aws import moto_server
 
 
 def measure(endpoint: str, calls: int, pool: int) -> dict[str, float]:
@@ -74,16 +74,20 @@ def main() -> None:
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         os.environ.setdefault(name, value)
 
-    print(f"{args.calls} SSM GetParameter calls to a local moto server, "
-          f"max_pool_connections={args.pool}; results identical to boto3's.")
+    print(
+        f"{args.calls} SSM GetParameter calls to a local moto server, "
+        f"max_pool_connections={args.pool}; results identical to boto3's."
+    )
     for latency in (0, args.latency_ms):
         with moto_server(latency_ms=latency) as endpoint:
             seconds = measure(endpoint, args.calls, args.pool)
         print(f"\nmoto answering {'at once' if not latency else f'after {latency:g} ms'}:")
         baseline = seconds["boto3, one call after another"]
         for label, taken in seconds.items():
-            print(f"  {label:<32} {taken:7.3f} s {args.calls / taken:7.0f} calls/s"
-                  f" {baseline / taken:6.2f}x boto3")
+            print(
+                f"  {label:<32} {taken:7.3f} s {args.calls / taken:7.0f} calls/s"
+                f" {baseline / taken:6.2f}x boto3"
+            )
 
 
 if __name__ == "__main__":

@@ -53,7 +53,9 @@ def fast_stub() -> Iterator[StubServer]:
 
 
 def stub_ssm(stub: StubServer, **config: Any) -> Any:
-    return boto3.client("ssm", region_name=REGION, endpoint_url=stub.endpoint_url, config=Config(**config))
+    return boto3.client(
+        "ssm", region_name=REGION, endpoint_url=stub.endpoint_url, config=Config(**config)
+    )
 
 
 class Ticker:
@@ -218,8 +220,12 @@ async def test_credential_refresh_runs_on_a_thread(make_client: Callable[..., An
         }
 
     credentials = RefreshableCredentials.create_from_metadata(
-        metadata={"access_key": "old", "secret_key": "old", "token": "old",
-                  "expiry_time": "2000-01-01T00:00:00Z"},
+        metadata={
+            "access_key": "old",
+            "secret_key": "old",
+            "token": "old",
+            "expiry_time": "2000-01-01T00:00:00Z",
+        },
         refresh_using=refresh,
         method="test",
     )
@@ -270,7 +276,8 @@ async def test_close_waits_for_calls_in_flight(slow_stub: StubServer) -> None:
 
 def test_closing_the_loop_with_calls_in_flight(slow_stub: StubServer, tmp_path: Any) -> None:
     script = tmp_path / "abandon.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import asyncio, gc, boto3, aboto3
         ssm = boto3.client("ssm", region_name="us-east-1", endpoint_url="{slow_stub.endpoint_url}",
                            aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -284,7 +291,8 @@ def test_closing_the_loop_with_calls_in_flight(slow_stub: StubServer, tmp_path: 
         print(ssm.get_parameter(Name="/sync")["Parameter"]["Name"])
         asyncio.run(aio.get_parameter(Name="/y"))
         print("ok")
-    """))
+    """)
+    )
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["/sync", "ok"]
@@ -293,7 +301,8 @@ def test_closing_the_loop_with_calls_in_flight(slow_stub: StubServer, tmp_path: 
 
 def test_fork_child_gets_a_fresh_engine(fast_stub: StubServer, tmp_path: Any) -> None:
     script = tmp_path / "fork.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import asyncio, os, boto3, aboto3
         ssm = boto3.client("ssm", region_name="us-east-1", endpoint_url="{fast_stub.endpoint_url}",
                            aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -307,15 +316,20 @@ def test_fork_child_gets_a_fresh_engine(fast_stub: StubServer, tmp_path: Any) ->
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
         print("ok")
-    """))
+    """)
+    )
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
 
 
 async def test_slow_reader_pauses_the_transfer(fast_stub: StubServer) -> None:
-    s3 = boto3.client("s3", region_name=REGION, endpoint_url=fast_stub.endpoint_url,
-                      config=Config(s3={"addressing_style": "path"}))
+    s3 = boto3.client(
+        "s3",
+        region_name=REGION,
+        endpoint_url=fast_stub.endpoint_url,
+        config=Config(s3={"addressing_style": "path"}),
+    )
     size = 24 * 1024 * 1024
     async with aboto3.AIOClient(s3, engine="native") as aio:
         response = await aio.get_object(Bucket="b", Key=f"big-{size}")
@@ -338,7 +352,9 @@ async def test_tcp_keepalive_setting_is_used() -> None:
             await aio.get_parameter(Name="/k")
             shown = subprocess.run(
                 ["ss", "-tnoH", "state", "established", f"dport = :{stub.port}"],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout
     assert "keepalive" in shown
 
@@ -370,7 +386,9 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         with upstream:
             path = target.path + (f"?{target.query}" if target.query else "")
             lines = [f"{self.command} {path} HTTP/1.1"]
-            lines += [f"{k}: {v}" for k, v in self.headers.items() if k.lower() != "proxy-connection"]
+            lines += [
+                f"{k}: {v}" for k, v in self.headers.items() if k.lower() != "proxy-connection"
+            ]
             upstream.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
             reply = upstream.makefile("rb")
             status = reply.readline()
@@ -378,7 +396,8 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             while (line := reply.readline()) not in (b"\r\n", b""):
                 headers.append(line)
             content_length = next(
-                (int(h.split(b":")[1]) for h in headers if h.lower().startswith(b"content-length")), 0
+                (int(h.split(b":")[1]) for h in headers if h.lower().startswith(b"content-length")),
+                0,
             )
             payload = reply.read(content_length)
         self.wfile.write(status + b"".join(headers) + b"\r\n" + payload)
@@ -398,7 +417,10 @@ def forward_proxy() -> Iterator[_ForwardProxy]:
 
 @pytest.mark.parametrize("engine", ["threads", "native"])
 async def test_proxies_config_and_no_proxy(
-    fast_stub: StubServer, forward_proxy: _ForwardProxy, engine: str, monkeypatch: pytest.MonkeyPatch
+    fast_stub: StubServer,
+    forward_proxy: _ForwardProxy,
+    engine: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     proxy = f"http://127.0.0.1:{forward_proxy.server_address[1]}"
     ssm = stub_ssm(fast_stub, proxies={"http": proxy})

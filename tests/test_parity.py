@@ -29,10 +29,15 @@ async def test_ssm(make_client: Callable[..., Any], make_aio: Callable[..., Any]
     assert put["Version"] == 1
     assert ssm.get_parameter(Name="/app/new", WithDecryption=True)["Parameter"]["Value"] == "x"
 
-    sync_pages = list(ssm.get_paginator("describe_parameters").paginate(
-        PaginationConfig={"PageSize": 5}))
-    aio_pages = [p async for p in aio.get_paginator("describe_parameters").paginate(
-        PaginationConfig={"PageSize": 5})]
+    sync_pages = list(
+        ssm.get_paginator("describe_parameters").paginate(PaginationConfig={"PageSize": 5})
+    )
+    aio_pages = [
+        p
+        async for p in aio.get_paginator("describe_parameters").paginate(
+            PaginationConfig={"PageSize": 5}
+        )
+    ]
     assert len(aio_pages) == len(sync_pages) > 1
     assert comparable(aio_pages) == comparable(sync_pages)
 
@@ -55,7 +60,9 @@ async def test_ec2(make_client: Callable[..., Any], make_aio: Callable[..., Any]
     assert comparable(aio_pages) == comparable(sync_pages)
 
 
-async def test_s3_put_get_list(make_client: Callable[..., Any], make_aio: Callable[..., Any]) -> None:
+async def test_s3_put_get_list(
+    make_client: Callable[..., Any], make_aio: Callable[..., Any]
+) -> None:
     s3 = make_client("s3")
     aio = make_aio(s3)
     await aio.create_bucket(Bucket="parity")
@@ -76,10 +83,17 @@ async def test_s3_put_get_list(make_client: Callable[..., Any], make_aio: Callab
     expected, actual = await both(s3, aio, "head_object", Bucket="parity", Key="b/3")
     assert comparable(actual) == comparable(expected)
 
-    sync_pages = list(s3.get_paginator("list_objects_v2").paginate(
-        Bucket="parity", PaginationConfig={"PageSize": 2}))
-    aio_pages = [p async for p in aio.get_paginator("list_objects_v2").paginate(
-        Bucket="parity", PaginationConfig={"PageSize": 2})]
+    sync_pages = list(
+        s3.get_paginator("list_objects_v2").paginate(
+            Bucket="parity", PaginationConfig={"PageSize": 2}
+        )
+    )
+    aio_pages = [
+        p
+        async for p in aio.get_paginator("list_objects_v2").paginate(
+            Bucket="parity", PaginationConfig={"PageSize": 2}
+        )
+    ]
     assert len(aio_pages) == 3
     assert comparable(aio_pages) == comparable(sync_pages)
 
@@ -89,22 +103,33 @@ async def test_dynamodb(make_client: Callable[..., Any], make_aio: Callable[...,
     aio = make_aio(ddb)
     await aio.create_table(
         TableName="t",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "N"}],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
         BillingMode="PAY_PER_REQUEST",
     )
     for i in range(10):
-        await aio.put_item(TableName="t", Item={"pk": {"S": "a"}, "sk": {"N": str(i)},
-                                                 "doc": {"M": {"n": {"N": str(i * 1.5)}}}})
+        await aio.put_item(
+            TableName="t",
+            Item={"pk": {"S": "a"}, "sk": {"N": str(i)}, "doc": {"M": {"n": {"N": str(i * 1.5)}}}},
+        )
     key = {"pk": {"S": "a"}, "sk": {"N": "4"}}
     expected, actual = await both(ddb, aio, "get_item", TableName="t", Key=key)
     assert comparable(actual) == comparable(expected)
     assert actual["Item"]["doc"]["M"]["n"]["N"] == "6.0"
     expected, actual = await both(
-        ddb, aio, "query", TableName="t", KeyConditionExpression="pk = :p",
-        ExpressionAttributeValues={":p": {"S": "a"}})
+        ddb,
+        aio,
+        "query",
+        TableName="t",
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "a"}},
+    )
     assert comparable(actual) == comparable(expected)
     assert actual["Count"] == 10
     expected, actual = await both(ddb, aio, "scan", TableName="t")

@@ -57,7 +57,9 @@ async def test_peak_concurrency_is_max_pool_connections(
     ssm = probe.attach(make_client("ssm", max_pool_connections=max_pool_connections))
     ssm.put_parameter(Name="/c", Value="v", Type="String")
     async with aboto3.AIOClient(ssm) as aio:
-        await asyncio.gather(*(aio.get_parameter(Name="/c") for _ in range(3 * max_pool_connections)))
+        await asyncio.gather(
+            *(aio.get_parameter(Name="/c") for _ in range(3 * max_pool_connections))
+        )
         assert probe.peak == max_pool_connections
         assert aio.engine.pool is not None
         assert aio.engine.pool.max_workers == max_pool_connections

@@ -167,9 +167,7 @@ class ThreadEngine(Engine):
         concurrent_future = self._executor.submit(context.run, fn, *args, **kwargs)
         concurrent_future.add_done_callback(functools.partial(bridge.push_concurrent, future))
         # Cancelling the awaiting task drops the call if it has not started.
-        future.add_done_callback(
-            lambda f: concurrent_future.cancel() if f.cancelled() else None
-        )
+        future.add_done_callback(lambda f: concurrent_future.cancel() if f.cancelled() else None)
 
     async def aclose(self) -> None:
         self.closed = True

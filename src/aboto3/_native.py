@@ -13,7 +13,7 @@ import atexit
 import io
 import socket
 from collections.abc import Iterator
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NoReturn, TypeVar
 
 import botocore.endpoint
 import botocore.retries.bucket
@@ -43,6 +43,10 @@ def _wait(transfer: _core.Transfer, want: int) -> None:
             suspend(future)
     else:
         transfer.wait(want)
+
+
+def _raise(error: BaseException | None) -> NoReturn:
+    raise error if error is not None else RuntimeError("aboto3: a transfer failed without an error")
 
 
 def _timeouts(timeout: Any) -> tuple[float, float]:
@@ -75,30 +79,41 @@ class _BufferedBody:
         self._data = b""
 
 
-class _StreamingBody:
+class _StreamingBody(io.RawIOBase):
     """The ``raw`` of a streaming response, fed by the I/O thread.
 
     botocore's own ``StreamingBody`` (or ``EventStream``) reads from it, so
     content-length and checksum validation still happen. A read that finds
     the buffer empty suspends (or blocks, outside the native engine); a slow
-    reader pauses the transfer instead of buffering without bound.
+    reader pauses the transfer instead of buffering without bound. Like
+    urllib3's response it is a file object, so ``readline``/``readlines``
+    work on a boto3 client that the native engine drives.
     """
 
     def __init__(self, transfer: _core.Transfer) -> None:
+        super().__init__()
         self._transfer = transfer
         self._position = 0
 
     def read(self, amt: int | None = None) -> bytes:
+        """Up to ``amt`` bytes (all if None), fewer only at the end of the body."""
+        return self._read(amt, fill=True)
+
+    def read1(self, amt: int = -1) -> bytes:
+        """Whatever has arrived, up to ``amt`` bytes; waits only if nothing has."""
+        return self._read(None if amt < 0 else amt, fill=False)
+
+    def _read(self, amt: int | None, *, fill: bool) -> bytes:
         transfer = self._transfer
         read_all = amt is None or amt < 0
         parts: list[bytes] = []
         size = 0
         while True:
-            data = transfer.read(-1 if read_all else amt - size)  # type: ignore[operator]
+            data = transfer.read(-1 if amt is None or amt < 0 else amt - size)
             if data:
                 parts.append(data)
                 size += len(data)
-                if not read_all and size >= amt:  # type: ignore[operator]
+                if not fill or (amt is not None and 0 <= amt <= size):
                     break
             if transfer.at_eof:
                 # Bytes that arrived before a failure are returned first, as
@@ -106,17 +121,25 @@ class _StreamingBody:
                 # urllib3 under botocore, a body cut short by a clean close is
                 # only an error when read whole: piecewise reads just end, and
                 # botocore's content-length check reports it.
-                if transfer.failed and (read_all or not parts):
-                    if read_all or not transfer.truncated:
-                        raise transfer.body_error()
+                failing = transfer.failed and (read_all or not parts)
+                if failing and ((read_all and fill) or not transfer.truncated):
+                    _raise(transfer.body_error())
                 break
             _wait(transfer, _DATA)
         self._position += size
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read1(len(view))
+        view[: len(data)] = data
+        return len(data)
+
     def stream(self, amt: int = 2**16, decode_content: bool | None = None) -> Iterator[bytes]:
+        """Chunks as they arrive, as urllib3 streams a chunked response
+        (event streams must not wait for 64 KiB of events)."""
         while True:
-            data = self.read(amt)
+            data = self.read1(amt)
             if not data:
                 return
             yield data
@@ -128,7 +151,9 @@ class _StreamingBody:
         return self._position
 
     def close(self) -> None:
-        self._transfer.cancel()  # drops the connection if the body was not read to the end
+        if not self.closed:
+            self._transfer.cancel()  # drops the connection if the body was not read to the end
+        super().close()
 
     def release_conn(self) -> None:
         self.close()
@@ -202,7 +227,7 @@ class NativeHTTPSession:
         # a whole body cut short by a clean close is kept as it is, because
         # botocore has urllib3 not enforce Content-Length.
         if transfer.failed and not (stream and transfer.status) and not transfer.truncated:
-            raise transfer.send_error()
+            _raise(transfer.send_error())
         raw: Any = _StreamingBody(transfer) if stream else _BufferedBody(transfer.read())
         return AWSResponse(request.url, transfer.status, dict(transfer.headers()), raw)
 
@@ -257,7 +282,7 @@ def _install_suspension_points() -> None:
     # Retry back-off sleeps in Endpoint._needs_retry; waiters sleep in
     # botocore.waiter; the adaptive limiter waits in TokenBucket.acquire.
     patch_sleep(botocore.endpoint)
-    botocore.retries.bucket.TokenBucket.acquire = _acquire_without_blocking_the_loop  # type: ignore[method-assign]
+    botocore.retries.bucket.TokenBucket.acquire = _acquire_without_blocking_the_loop
 
 
 class NativeEngine(Engine):

@@ -89,9 +89,9 @@ async def run_in_greenlet(fn: Callable[..., T], /, *args: Any, **kwargs: Any) ->
     if len(free) < _MAX_PARKED:
         free.append(worker)
     if handed_up.failed:
-        error = handed_up.value
+        failure = handed_up.value
         handed_up = None  # no reference cycle through this frame
-        raise error
+        raise failure
     return handed_up.value  # type: ignore[no-any-return]
 
 

@@ -39,6 +39,11 @@ class AIOClient(Generic[ClientT]):
     ``get_paginator``/``get_waiter`` behave as on the boto3 client. The boto3
     client stays usable as an ordinary synchronous client.
 
+    A result that holds a stream holds its async twin instead: an
+    :class:`~aboto3.AIOStreamingBody` for a streaming body (S3 ``Body``), an
+    :class:`~aboto3.AIOEventStream` for an event stream. S3 transfer methods
+    (``upload_file``...) always run on the thread pool.
+
     :param boto3_client: a client from ``boto3.client(...)`` or
         ``Session.client(...)`` (any ``botocore.client.BaseClient``).
     :param thread_pool_executor: where calls run. By default the client gets a
@@ -238,4 +243,3 @@ def _async_method(
     method.__doc__ = sync_method.__doc__  # botocore's docstrings stay lazy
     method.__wrapped__ = sync_method  # type: ignore[attr-defined]  # signature follows it
     return method
-

@@ -280,8 +280,9 @@ void CurlEngine::run_commands() {
 
 void CurlEngine::release_share(Session& session) {
     session.release_when_idle = false;
-    if (session.share != nullptr) {
-        curl_share_cleanup(session.share);  // closes the pooled connections
+    // Closes the pooled connections; no handle uses the share any more,
+    // because finished transfers leave it (see complete()).
+    if (session.share != nullptr && curl_share_cleanup(session.share) == CURLSHE_OK) {
         session.share = nullptr;
     }
 }
@@ -331,7 +332,9 @@ void CurlEngine::complete(Transfer* transfer, CURLcode code) {
     curl_multi_remove_handle(multi_, transfer->easy());
     transfer->finish(code);
     CURL* easy = transfer->take_easy();
-    curl_easy_reset(easy);  // also detaches it from the session's pool
+    // Leave the session's pool (a reset keeps the share) and all other options.
+    curl_easy_setopt(easy, CURLOPT_SHARE, nullptr);
+    curl_easy_reset(easy);
     constexpr std::size_t kMaxSpare = 256;
     if (spare_handles_.size() < kMaxSpare) {
         spare_handles_.push_back(easy);

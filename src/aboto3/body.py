@@ -1,0 +1,217 @@
+"""Async streaming bodies: botocore's ``StreamingBody``, read by the engine.
+
+Every byte comes from botocore's own ``StreamingBody.read`` (so content-length
+and checksum validation happen exactly as in boto3), run by the engine; the
+event loop only slices what came back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Awaitable
+from types import TracebackType
+from typing import Any, Callable
+
+from . import _inflight
+from ._engine import Engine
+
+__all__ = ["BATCH_SIZE", "AIOStreamingBody"]
+
+# For a body of known length, small reads (iter_chunks' 1 KiB default,
+# read(10)...) are served from one engine read of at least this size instead
+# of one engine call each. A body of unknown length may be a live stream
+# (Kinesis Video GetMedia...) and is read exactly as asked, so that each read
+# returns as soon as its own bytes have arrived.
+BATCH_SIZE = 128 * 1024
+_DEFAULT_CHUNK_SIZE = 1024  # botocore's StreamingBody._DEFAULT_CHUNK_SIZE
+
+# Methods of the sync body that would read (block) and have no async twin here.
+_BLOCKING = frozenset({"readline", "readall", "next", "__next__", "__iter__"})
+
+
+class AIOStreamingBody:
+    """The async twin of ``botocore.response.StreamingBody``.
+
+    It is what a streaming result holds (``GetObject``'s ``Body``, Lambda
+    ``Invoke``'s ``Payload``...)::
+
+        data = await result["Body"].read()
+        async for chunk in result["Body"].iter_chunks(65536): ...
+
+    ``read(n)`` returns ``n`` bytes, fewer only at the end of the body, as
+    boto3's does. A read whose task is cancelled loses nothing: the bytes it
+    was waiting for are returned by the next read. Reads of one body are
+    meant to follow each other, not to run concurrently.
+
+    :param min_read: the least one engine read asks the body for; smaller
+        reads are served from what it brought. ``AIOClient`` uses
+        ``BATCH_SIZE`` when the response has a ``Content-Length``, and 0 (read
+        exactly what is asked) for streams of unknown length.
+    """
+
+    def __init__(self, streaming_body: Any, engine: Engine, *, min_read: int = 0) -> None:
+        self._body = streaming_body
+        self._run: Callable[..., Awaitable[Any]] = engine.run
+        self._min_read = min_read
+        self._buffer = bytearray()  # read from the body, not yet returned
+        self._pending: asyncio.Future[bytes] | None = None  # the engine read in flight
+        self._pending_size: int | None = None
+        self._error: BaseException | None = None  # what the last engine read raised
+        self._ended = False  # the body said it has nothing more (and was validated)
+        self._short = False  # the last engine read returned less than asked
+        self._position = 0
+        self._closed = False
+
+    @property
+    def streaming_body(self) -> Any:
+        """The wrapped ``botocore.response.StreamingBody`` (do not read it directly)."""
+        return self._body
+
+    async def read(self, amt: int | None = None) -> bytes:
+        """Read at most ``amt`` bytes; everything that is left if ``amt`` is omitted."""
+        if amt is not None and amt < 0:
+            amt = None
+        while True:
+            if self._pending is not None:
+                await self._settle(self._pending)
+                continue
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            buffered = len(self._buffer)
+            if amt is None:
+                if self._ended:
+                    return self._take(buffered)
+                self._start(None)
+            elif buffered >= amt or self._ended or (buffered and self._short):
+                return self._take(amt)
+            else:
+                self._start(max(amt - buffered, self._min_read))
+
+    async def readinto(self, buffer: Any) -> int:
+        """Read up to ``len(buffer)`` bytes into a writable bytes-like object."""
+        view = memoryview(buffer).cast("B")
+        data = await self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    async def readlines(self) -> list[bytes]:
+        """All remaining lines, each ending with its newline, as boto3's ``readlines``."""
+        return io.BytesIO(await self.read()).readlines()
+
+    async def iter_chunks(self, chunk_size: int = _DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """Yield the body in chunks of ``chunk_size`` bytes (the last may be shorter)."""
+        while True:
+            chunk = await self.read(chunk_size)
+            if not chunk:
+                return
+            yield chunk
+
+    async def iter_lines(
+        self, chunk_size: int = _DEFAULT_CHUNK_SIZE, keepends: bool = False
+    ) -> AsyncIterator[bytes]:
+        """Yield the body line by line, exactly as boto3's ``iter_lines`` splits it."""
+        pending = b""
+        async for chunk in self.iter_chunks(chunk_size):
+            lines = (pending + chunk).splitlines(True)
+            for line in lines[:-1]:
+                yield line.splitlines(keepends)[0]
+            pending = lines[-1]
+        if pending:
+            yield pending.splitlines(keepends)[0]
+
+    def __aiter__(self) -> AIOStreamingBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await self.read(_DEFAULT_CHUNK_SIZE)
+        if chunk:
+            return chunk
+        raise StopAsyncIteration
+
+    def tell(self) -> int:
+        """How many bytes reads have returned so far."""
+        return self._position
+
+    def readable(self) -> bool:
+        return bool(self._body.readable())
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Close the underlying HTTP response, as boto3's ``close`` does.
+
+        If a read is still running in the engine the stream is closed as soon
+        as that read returns, so that closing never waits on the event loop.
+        """
+        self._closed = True
+        self._buffer.clear()
+        pending = self._pending
+        if pending is None:
+            self._body.close()
+        else:
+            pending.add_done_callback(lambda _: self._body.close())
+
+    async def __aenter__(self) -> AIOStreamingBody:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # Harmless attributes of botocore's body (set_socket_timeout, checksum...).
+        if name in _BLOCKING or name.startswith("__"):
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute {name!r}; "
+                "use 'await body.read()' or 'async for chunk in body'"
+            )
+        return getattr(self._body, name)
+
+    def __repr__(self) -> str:
+        return f"<aboto3.AIOStreamingBody of {self._body!r}>"
+
+    # The engine read in flight is shielded from the reader's cancellation, and
+    # its bytes land in the buffer whoever is (or is no longer) waiting for them.
+
+    def _start(self, size: int | None) -> None:
+        self._pending_size = size
+        pending = self._pending = _inflight.start(self._run(self._body.read, size))
+        pending.add_done_callback(self._landed)
+
+    async def _settle(self, pending: asyncio.Future[bytes]) -> None:
+        # wait() neither cancels the read when the reader is cancelled nor
+        # raises its error here: _landed keeps that for the read to raise.
+        await asyncio.wait((pending,))
+        self._landed(pending)  # in case its callback has not run yet
+
+    def _landed(self, pending: asyncio.Future[bytes]) -> None:
+        if self._pending is not pending:
+            return
+        self._pending = None
+        if pending.cancelled():  # only when the loop itself is being torn down
+            return
+        error = pending.exception()
+        if error is not None:
+            self._error = error
+            return
+        chunk = pending.result()
+        size = self._pending_size
+        self._ended = size is None or not chunk
+        self._short = size is not None and len(chunk) < size
+        if not self._closed:
+            self._buffer += chunk
+
+    def _take(self, amount: int) -> bytes:
+        data = bytes(self._buffer[:amount])
+        del self._buffer[:amount]
+        self._position += len(data)
+        return data
