@@ -1,9 +1,10 @@
 """aboto3 demo: the same SSM calls through plain boto3 and through AIOClient.
 
 Starts a moto server (a local AWS endpoint) on 127.0.0.1, stores some
-parameters, then makes the same GetParameter calls three ways: one after the
-other with the boto3 client, all at once with ``aboto3.AIOClient``, and all at
-once with ``asyncio.to_thread`` for reference. It does so twice: with moto
+parameters, then makes the same GetParameter calls four ways: one after the
+other with the boto3 client, all at once with ``aboto3.AIOClient`` on each of
+its engines (threads, the default, and native), and all at once with
+``asyncio.to_thread`` for reference. It does so twice: with moto
 answering at once (moto's own CPU is then the limit), and with moto answering
 after a fixed delay, as an AWS endpoint a few milliseconds away would. Fake
 credentials only; nothing leaves this machine.
@@ -47,19 +48,20 @@ def measure(endpoint: str, calls: int, pool: int) -> dict[str, float]:
     sync_values = [ssm.get_parameter(Name=n)["Parameter"]["Value"] for n in wanted]
     seconds = {"boto3, one call after another": time.perf_counter() - started}
 
-    async def concurrently() -> list[str]:
-        async with aboto3.AIOClient(ssm) as aio:
-            await aio.get_parameter(Name=names[0])
-            started = time.perf_counter()
-            results = await asyncio.gather(*(aio.get_parameter(Name=n) for n in wanted))
-            seconds["aboto3.AIOClient, all at once"] = time.perf_counter() - started
+    async def concurrently() -> None:
+        for engine, label in (("threads", "thread engine"), ("native", "native engine")):
+            async with aboto3.AIOClient(ssm, engine=engine) as aio:
+                await aio.get_parameter(Name=names[0])
+                started = time.perf_counter()
+                results = await asyncio.gather(*(aio.get_parameter(Name=n) for n in wanted))
+                seconds[f"aboto3 {label}, all at once"] = time.perf_counter() - started
+            values = [r["Parameter"]["Value"] for r in results]
+            assert values == sync_values, "AIOClient must return exactly what boto3 returns"
         started = time.perf_counter()
         await asyncio.gather(*(asyncio.to_thread(ssm.get_parameter, Name=n) for n in wanted))
         seconds["asyncio.to_thread, all at once"] = time.perf_counter() - started
-        return [r["Parameter"]["Value"] for r in results]
 
-    aio_values = asyncio.run(concurrently())
-    assert aio_values == sync_values, "AIOClient must return exactly what boto3 returns"
+    asyncio.run(concurrently())
     return seconds
 
 
