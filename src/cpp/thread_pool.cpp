@@ -105,8 +105,16 @@ void ThreadPool::worker_main(std::shared_ptr<State> state) {
             state->jobs.pop_front();
         }
         PyEval_RestoreThread(tstate);
-        run_job(job);
-        job = Job{};  // drop the call's references while the GIL is held
+        for (;;) {
+            run_job(job);
+            job = Job{};  // drop the call's references while the GIL is held
+            // Under load, go straight on to the next queued call: handing the
+            // GIL to another thread and taking it back costs two switches.
+            std::unique_lock<std::mutex> lock(state->mutex, std::try_to_lock);
+            if (!lock.owns_lock() || state->jobs.empty()) break;
+            job = std::move(state->jobs.front());
+            state->jobs.pop_front();
+        }
         tstate = PyEval_SaveThread();
     }
     PyEval_RestoreThread(tstate);
