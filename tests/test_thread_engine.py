@@ -259,16 +259,6 @@ def test_methods_mirror_boto3(make_client: Callable[..., Any]) -> None:
         assert inspect.iscoroutinefunction(getattr(s3, name)), name
 
 
-async def test_completions_are_batched(make_client: Callable[..., Any]) -> None:
-    sts = make_client("sts", max_pool_connections=8)
-    async with aboto3.AIOClient(sts) as aio:
-        await aio.get_caller_identity()
-        bridge = aboto3._engine.bridge_for(asyncio.get_running_loop())
-        before = bridge.wakeups
-        await asyncio.gather(*(aio.get_caller_identity() for _ in range(200)))
-        assert bridge.wakeups - before < 200
-
-
 async def test_no_thread_leak_over_many_clients(make_client: Callable[..., Any]) -> None:
     sts = make_client("sts", max_pool_connections=3)
     baseline = live_threads()

@@ -104,6 +104,8 @@ class _StreamingBody(io.RawIOBase):
         return self._read(None if amt < 0 else amt, fill=False)
 
     def _read(self, amt: int | None, *, fill: bool) -> bytes:
+        if amt == 0:
+            return b""
         transfer = self._transfer
         read_all = amt is None or amt < 0
         parts: list[bytes] = []
@@ -168,10 +170,11 @@ class NativeHTTPSession:
     the boto3 client stays usable synchronously.
     """
 
-    def __init__(self, original: URLLib3Session, thread_engine: ThreadEngine) -> None:
+    def __init__(self, original: URLLib3Session) -> None:
         self.original = original
-        self.users = 0
-        self._thread_engine = thread_engine
+        # The thread engines of the AIOClients driving this session: any open
+        # one can read a file body off the loop.
+        self.users: list[ThreadEngine] = []
         verify = getattr(original, "_verify", True)
         connect_timeout, read_timeout = _timeouts(getattr(original, "_timeout", None))
         options = getattr(original, "_socket_options", None) or []
@@ -237,7 +240,7 @@ class NativeHTTPSession:
         if isinstance(body, io.BytesIO) or not in_engine_greenlet():
             return body.read()  # type: ignore[no-any-return]
         # A file: read it on a thread rather than on the event loop.
-        return suspend(self._thread_engine.run(body.read))  # type: ignore[no-any-return]
+        return suspend(self.users[-1].run(body.read))  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Close the pooled connections, as ``URLLib3Session.close`` does; the
@@ -249,14 +252,15 @@ class _OffloadingCredentials:
     """Credentials whose refresh (STS, IMDS, SSO: HTTP of its own) runs on a
     thread when it is due during a natively driven call."""
 
-    def __init__(self, credentials: Any, thread_engine: ThreadEngine) -> None:
+    def __init__(self, credentials: Any, session: NativeHTTPSession) -> None:
         self.wrapped = credentials
-        self._thread_engine = thread_engine
+        self._session = session
 
     def get_frozen_credentials(self) -> Any:
         credentials = self.wrapped
         if in_engine_greenlet() and credentials.refresh_needed():
-            return suspend(self._thread_engine.run(credentials.get_frozen_credentials))
+            refresh = self._session.users[-1].run(credentials.get_frozen_credentials)
+            return suspend(refresh)
         return credentials.get_frozen_credentials()
 
     def __getattr__(self, name: str) -> Any:
@@ -295,14 +299,14 @@ class NativeEngine(Engine):
         if isinstance(current, NativeHTTPSession):
             session = current  # another native AIOClient already drives this client
         elif isinstance(current, URLLib3Session):
-            session = NativeHTTPSession(current, thread_engine)
+            session = NativeHTTPSession(current)
         else:
             raise TypeError(
                 "engine='native' replaces botocore's URLLib3Session, but this client sends "
                 f"with {type(current).__name__}; use engine='threads'"
             )
         _install_suspension_points()
-        session.users += 1
+        session.users.append(thread_engine)
         endpoint.http_session = session
         self._client = client
         self._session = session
@@ -311,8 +315,10 @@ class NativeEngine(Engine):
         self._drained: asyncio.Event | None = None
         signer = client._request_signer
         credentials = getattr(signer, "_credentials", None)
-        if credentials is not None and hasattr(credentials, "refresh_needed"):
-            signer._credentials = _OffloadingCredentials(credentials, thread_engine)
+        if hasattr(credentials, "refresh_needed") and not isinstance(
+            credentials, _OffloadingCredentials
+        ):
+            signer._credentials = _OffloadingCredentials(credentials, session)
 
     def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Any:
         if self.closed:
@@ -333,16 +339,16 @@ class NativeEngine(Engine):
                 self._drained.set()
 
     async def aclose(self) -> None:
-        if self.closed:
-            return
         self.closed = True
         if self._in_flight:
-            self._drained = asyncio.Event()
+            if self._drained is None:
+                self._drained = asyncio.Event()
             await self._drained.wait()
         session = self._session
-        session.users -= 1
+        if self._thread_engine in session.users:
+            session.users.remove(self._thread_engine)
         endpoint = self._client._endpoint
-        if session.users == 0 and endpoint.http_session is session:
+        if not session.users and endpoint.http_session is session:
             endpoint.http_session = session.original  # the boto3 client as it was
             session.close()
             signer = self._client._request_signer

@@ -23,15 +23,7 @@ T = TypeVar("T")
 __all__ = ["in_engine_greenlet", "patch_sleep", "run_in_greenlet", "suspend"]
 
 
-class _Outcome:
-    """What a worker hands its parent when the call is over (anything else it
-    hands up is an awaitable to wait for)."""
-
-    __slots__ = ("failed", "value")
-
-    def __init__(self, value: Any, failed: bool) -> None:
-        self.value = value
-        self.failed = failed
+_FINISHED = object()  # what a worker hands up when the call is over
 
 
 class _EngineGreenlet(greenlet):  # type: ignore[misc]
@@ -39,7 +31,13 @@ class _EngineGreenlet(greenlet):  # type: ignore[misc]
 
     Creating a greenlet and entering it the first time costs about 8 us;
     switching into a parked one costs about 0.3 us, so workers are kept.
+    A finished call's outcome is left on the worker for the parent to take:
+    a parked worker must hold nothing of it (a response kept alive there
+    would keep its connection busy).
     """
+
+    result: Any = None
+    failed = False
 
     def __init__(self) -> None:
         super().__init__(self._serve)
@@ -47,14 +45,15 @@ class _EngineGreenlet(greenlet):  # type: ignore[misc]
     def _serve(self, job: tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]) -> None:
         while True:
             fn, args, kwargs = job
+            del job
             try:
-                outcome = _Outcome(fn(*args, **kwargs), False)
+                self.result, self.failed = fn(*args, **kwargs), False
             except GreenletExit:
                 raise  # the worker itself is being discarded
             except BaseException as error:
-                outcome = _Outcome(error, True)
-            del fn, args, kwargs, job  # hold nothing of the call while parked
-            job = self.parent.switch(outcome)
+                self.result, self.failed = error, True
+            del fn, args, kwargs
+            job = self.parent.switch(_FINISHED)
 
 
 _MAX_PARKED = 512
@@ -77,22 +76,25 @@ async def run_in_greenlet(fn: Callable[..., T], /, *args: Any, **kwargs: Any) ->
     # Like asyncio.to_thread: the call sees a copy of the caller's context.
     worker.gr_context = contextvars.copy_context()
     handed_up = worker.switch((fn, args, kwargs))
-    while type(handed_up) is not _Outcome:
+    while handed_up is not _FINISHED:
         try:
             value = await handed_up
         except BaseException as error:  # cancellation too: let the sync code unwind
             handed_up = worker.throw(error)
         else:
             handed_up = worker.switch(value)
+    result, failed = worker.result, worker.failed
+    worker.result = None
     worker.gr_context = None
     free: list[_EngineGreenlet] = _parked.workers
     if len(free) < _MAX_PARKED:
         free.append(worker)
-    if handed_up.failed:
-        failure = handed_up.value
-        handed_up = None  # no reference cycle through this frame
-        raise failure
-    return handed_up.value  # type: ignore[no-any-return]
+    if failed:
+        try:
+            raise result
+        finally:
+            del result  # no reference cycle through this frame
+    return result  # type: ignore[no-any-return]
 
 
 def suspend(awaitable: Awaitable[T]) -> T:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 from types import TracebackType
 from typing import Any, Callable, Generic, TypeVar
@@ -81,6 +82,7 @@ class AIOClient(Generic[ClientT]):
         if engine not in ("threads", "native"):
             raise ValueError(f"engine must be 'threads' or 'native', not {engine!r}")
         self._client = boto3_client
+        self._closing: asyncio.Future[None] | None = None
         # Work that waits on threads of its own (s3transfer) must itself run on
         # a thread, whatever engine runs the calls.
         self._thread_engine = ThreadEngine(
@@ -141,6 +143,12 @@ class AIOClient(Generic[ClientT]):
         Calls already started finish first. A pool or executor passed in by
         the caller is left running, and the boto3 client stays usable.
         """
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._shut_down())
+        # Shielded: a caller that gives up waiting does not stop the shutdown.
+        await asyncio.shield(self._closing)
+
+    async def _shut_down(self) -> None:
         await self._engine.aclose()
         if self._thread_engine is not self._engine:
             await self._thread_engine.aclose()

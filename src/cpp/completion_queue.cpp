@@ -1,6 +1,6 @@
 #include "completion_queue.h"
 
-#include "python_compat.h"
+#include "process.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -43,8 +43,20 @@ void settle_future(const nb::handle& future, const nb::handle& value, bool faile
     PyObject* setter = failed ? m.set_exception.ptr() : m.set_result.ptr();
     PyObject* out = PyObject_CallMethodOneArg(future.ptr(), setter, value.ptr());
     if (out == nullptr) {
-        PyErr_WriteUnraisable(future.ptr());
-        return;
+        // The future refused the outcome (e.g. StopIteration, which a Future
+        // cannot hold): fail it with the reason rather than leave it pending.
+        PyObject *type, *reason, *tb;
+        PyErr_Fetch(&type, &reason, &tb);
+        PyErr_NormalizeException(&type, &reason, &tb);
+        if (tb != nullptr) PyException_SetTraceback(reason, tb);
+        out = PyObject_CallMethodOneArg(future.ptr(), m.set_exception.ptr(), reason);
+        Py_XDECREF(type);
+        Py_XDECREF(reason);
+        Py_XDECREF(tb);
+        if (out == nullptr) {
+            PyErr_WriteUnraisable(future.ptr());
+            return;
+        }
     }
     Py_DECREF(out);
 }
@@ -68,9 +80,10 @@ CompletionQueue::~CompletionQueue() {
     // Completions hold Python references; drop them under the GIL, or leak
     // them if the interpreter is already gone.
     if (interpreter_alive()) {
-        nb::gil_scoped_acquire gil;
+        PyGILState_STATE gil = PyGILState_Ensure();
         pending_.clear();
         draining_.clear();
+        PyGILState_Release(gil);
     } else {
         for (auto& c : pending_) (void)c.release();
         for (auto& c : draining_) (void)c.release();
@@ -85,6 +98,7 @@ void CompletionQueue::push(std::unique_ptr<Completion> completion) {
         pending_.push_back(std::move(completion));
     }
     if (was_empty) {
+        signals_.fetch_add(1, std::memory_order_relaxed);
         const std::uint64_t one = 1;
         // EAGAIN means the counter is already non-zero: the loop will wake.
         ssize_t rc;
@@ -107,9 +121,6 @@ std::size_t CompletionQueue::drain() {
         draining_.swap(pending_);
     }
     const std::size_t n = draining_.size();
-    if (n != 0) {
-        ++wakeups_;
-    }
     // resolve() may run Python code that pushes again; it goes to pending_.
     for (auto& completion : draining_) {
         completion->resolve();

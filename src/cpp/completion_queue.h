@@ -4,6 +4,7 @@
 
 #include <nanobind/nanobind.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -52,14 +53,14 @@ public:
     std::size_t drain();
 
     int fd() const { return fd_; }
-    std::size_t wakeups() const { return wakeups_; }
+    std::size_t signals() const { return signals_.load(std::memory_order_relaxed); }
 
 private:
     std::mutex mutex_;
     std::vector<std::unique_ptr<Completion>> pending_;
     std::vector<std::unique_ptr<Completion>> draining_;
     int fd_ = -1;
-    std::size_t wakeups_ = 0;  // loop-thread only: how many drains found work
+    std::atomic<std::size_t> signals_{0};  // eventfd writes: one per batch
 };
 
 // Passed across threads: whoever drops the last reference may not hold the

@@ -1,5 +1,7 @@
 #include "curl_engine.h"
 
+#include "process.h"
+
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -13,8 +15,6 @@
 namespace aboto3 {
 
 namespace {
-
-constexpr auto kIdleCheckInterval = std::chrono::milliseconds(20);
 
 std::mutex instance_mutex;
 std::shared_ptr<CurlEngine>& instance_slot() {
@@ -61,8 +61,11 @@ void CurlEngine::abandon_after_fork() {
     if (engine) abandoned->push_back(std::move(engine));
 }
 
+Session::Session(SessionConfig c) : config(std::move(c)), generation(fork_generation()) {}
+
 Session::~Session() {
-    if (share != nullptr) CurlEngine::dispose_share(share);
+    // A pool from before a fork() holds the parent's connections: leave them be.
+    if (share != nullptr && generation == fork_generation()) CurlEngine::dispose_share(share);
 }
 
 void CurlEngine::dispose_share(CURLSH* share) {
@@ -183,8 +186,8 @@ int CurlEngine::wait_timeout_ms(Clock::time_point now) const {
         if (ms < 0) ms = 0;
         if (timer_deadline_ > now && ms == 0) ms = 1;  // round up, don't spin
     }
-    if (!running_.empty()) {
-        long idle = std::chrono::duration_cast<std::chrono::milliseconds>(next_idle_check_ - now).count();
+    if (next_idle_check_ != Clock::time_point::max()) {
+        long idle = std::chrono::duration_cast<std::chrono::milliseconds>(next_idle_check_ - now).count() + 1;
         if (idle < 0) idle = 0;
         if (ms < 0 || idle < ms) ms = idle;
     }
@@ -195,7 +198,6 @@ void CurlEngine::run() {
     constexpr int kMaxEvents = 256;
     epoll_event events[kMaxEvents];
     int still_running = 0;
-    next_idle_check_ = Clock::now() + kIdleCheckInterval;
     while (!stopping_) {
         const int n = epoll_wait(epoll_fd_, events, kMaxEvents, wait_timeout_ms(Clock::now()));
         if (n < 0 && errno != EINTR) break;
@@ -224,16 +226,17 @@ void CurlEngine::run() {
             curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &still_running);
         }
         collect_finished();
-        if (now >= next_idle_check_) {
-            expire_idle(now);
-            next_idle_check_ = now + kIdleCheckInterval;
-        }
+        if (now >= next_idle_check_) expire_idle(now);
     }
     // Stopping: whatever is still running fails rather than hangs.
     for (auto& [raw, transfer] : running_) {
         curl_multi_remove_handle(multi_, transfer->easy());
         curl_easy_setopt(transfer->easy(), CURLOPT_SHARE, nullptr);
         transfer->finish(CURLE_ABORTED_BY_CALLBACK);
+        if (!transfer->session()->waiting.empty()) {
+            for (auto& queued : transfer->session()->waiting) queued->finish(CURLE_ABORTED_BY_CALLBACK);
+            transfer->session()->waiting.clear();
+        }
     }
     running_.clear();
 }
@@ -251,7 +254,10 @@ void CurlEngine::run_commands() {
                 start_or_queue(std::move(transfer));
                 break;
             case Kind::Resume:
-                if (running_.count(transfer.get())) transfer->resume_transfer();
+                if (running_.count(transfer.get())) {
+                    transfer->resume_transfer();
+                    watch_idle(*transfer, Clock::now());
+                }
                 break;
             case Kind::Cancel:
                 if (running_.count(transfer.get())) {
@@ -289,6 +295,18 @@ void CurlEngine::release_share(Session& session) {
 
 void CurlEngine::start_or_queue(std::shared_ptr<Transfer> transfer) {
     Session& session = *transfer->session();
+    if (session.generation != fork_generation()) {
+        // First use in a forked child: the pool, counts and queue are the
+        // parent's. Set them aside untouched (their sockets are the parent's too).
+        static std::vector<std::deque<std::shared_ptr<Transfer>>>* abandoned =
+            std::make_unique<std::vector<std::deque<std::shared_ptr<Transfer>>>>().release();
+        abandoned->push_back(std::move(session.waiting));
+        session.waiting.clear();
+        session.share = nullptr;
+        session.active = 0;
+        session.release_when_idle = false;
+        session.generation = fork_generation();
+    }
     if (session.active >= session.config.max_connections) {
         session.waiting.push_back(std::move(transfer));
         return;
@@ -324,6 +342,7 @@ void CurlEngine::start(std::shared_ptr<Transfer> transfer) {
         return;
     }
     ++session.active;
+    watch_idle(*transfer, Clock::now());
     Transfer* key = transfer.get();
     running_.emplace(key, std::move(transfer));
 }
@@ -366,10 +385,21 @@ void CurlEngine::collect_finished() {
     }
 }
 
+void CurlEngine::watch_idle(const Transfer& transfer, Clock::time_point now) {
+    next_idle_check_ = std::min(next_idle_check_, transfer.idle_deadline(now));
+}
+
 void CurlEngine::expire_idle(Clock::time_point now) {
+    // One pass finds the transfers that waited too long and the next deadline,
+    // so the thread sleeps until then instead of polling.
     std::vector<Transfer*> expired;
+    next_idle_check_ = Clock::time_point::max();
     for (const auto& [raw, transfer] : running_) {
-        if (transfer->idle_too_long(now)) expired.push_back(raw);
+        if (transfer->idle_too_long(now)) {
+            expired.push_back(raw);
+        } else {
+            watch_idle(*transfer, now);
+        }
     }
     for (Transfer* transfer : expired) {
         transfer->mark_idle_timeout();

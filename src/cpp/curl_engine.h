@@ -57,6 +57,7 @@ private:
     void release_share(Session& session);
     void collect_finished();
     void expire_idle(Clock::time_point now);
+    void watch_idle(const Transfer& transfer, Clock::time_point now);
     int wait_timeout_ms(Clock::time_point now) const;
 
     static int on_socket(CURL* easy, curl_socket_t fd, int what, void* self, void* socket_data);
@@ -74,7 +75,7 @@ private:
     std::unordered_map<Transfer*, std::shared_ptr<Transfer>> running_;
     bool timer_armed_ = false;
     Clock::time_point timer_deadline_;
-    Clock::time_point next_idle_check_;
+    Clock::time_point next_idle_check_ = Clock::time_point::max();
     bool stopping_ = false;
     // Reset easy handles kept for the next transfers: creating one costs more
     // than the rest of a small request's client-side work.

@@ -1,6 +1,7 @@
 // Python bindings for the engine, and nothing else.
 #include "completion_queue.h"
 #include "curl_engine.h"
+#include "process.h"
 #include "thread_pool.h"
 
 #include <nanobind/nanobind.h>
@@ -42,6 +43,9 @@ public:
             }
         } catch (nb::python_error& e) {
             e.restore();
+            PyErr_WriteUnraisable(future_.ptr());
+        } catch (std::exception& e) {
+            PyErr_SetString(PyExc_RuntimeError, e.what());
             PyErr_WriteUnraisable(future_.ptr());
         }
     }
@@ -187,14 +191,15 @@ NB_MODULE(_core, m) {
     // Clients kept in globals are still alive when the interpreter exits;
     // that is normal use, not a reference leak worth a warning.
     nb::set_leak_warnings(false);
+    fork_generation();  // installs the fork handler before any thread exists
 
     nb::class_<CompletionBridge>(m, "CompletionBridge",
         "Delivers finished calls to one event loop: one eventfd wake-up per batch.")
         .def(nb::init<>())
         .def_prop_ro("fd", [](const CompletionBridge& b) { return b.queue->fd(); },
             "The eventfd the event loop watches with add_reader().")
-        .def_prop_ro("wakeups", [](const CompletionBridge& b) { return b.queue->wakeups(); },
-            "How many drains found work: fewer than completions when batching works.")
+        .def_prop_ro("signals", [](const CompletionBridge& b) { return b.queue->signals(); },
+            "How many times the loop was signalled: once per batch of completions.")
         .def("drain", [](CompletionBridge& b) { return b.queue->drain(); },
             "Settle every finished call queued so far; returns how many.")
         .def("push_concurrent",
@@ -239,7 +244,19 @@ NB_MODULE(_core, m) {
         .def("wait", [](TransferHandle& h, int want) { h.transfer->wait(static_cast<Want>(want)); },
             "want"_a, "Block, with the GIL released, until `want` holds.")
         .def_prop_ro("status", [](TransferHandle& h) { return h.transfer->status(); })
-        .def("headers", [](TransferHandle& h) { return h.transfer->headers(); })
+        .def("headers",
+            [](TransferHandle& h) {
+                // Header bytes are latin-1, as http.client decodes them.
+                nb::list out;
+                for (const auto& [name, value] : h.transfer->headers()) {
+                    nb::object key = nb::steal(PyUnicode_DecodeLatin1(name.data(), name.size(), nullptr));
+                    nb::object text = nb::steal(PyUnicode_DecodeLatin1(value.data(), value.size(), nullptr));
+                    if (!key.is_valid() || !text.is_valid()) throw nb::python_error();
+                    out.append(nb::make_tuple(key, text));
+                }
+                return out;
+            },
+            "The response headers, repeated names joined with ', ' as urllib3 does.")
         .def("read", &TransferHandle::read, "max"_a = -1,
             "Up to `max` buffered body bytes (all if negative); b'' if none are buffered yet.")
         .def_prop_ro("finished", [](TransferHandle& h) { return h.transfer->finished(); })

@@ -1,34 +1,21 @@
 #include "thread_pool.h"
 
-#include "python_compat.h"
+#include "process.h"
 
 #include <pthread.h>
 
 #include <algorithm>
-#include <thread>
-#include <vector>
 
 namespace aboto3 {
 
 namespace {
 
-// Live pools, so interpreter exit and fork can reach every one of them.
+// Every pool state with workers that may still be running, so the exit hook
+// can stop and join them even when their ThreadPool object is long gone.
 std::mutex registry_mutex;
-std::vector<ThreadPool*>& registry() {
-    static std::vector<ThreadPool*> pools;
-    return pools;
-}
-
-void install_fork_handlers() {
-    static std::once_flag once;
-    std::call_once(once, [] {
-        pthread_atfork([] { registry_mutex.lock(); },
-                       [] { registry_mutex.unlock(); },
-                       [] {
-                           registry_mutex.unlock();
-                           ThreadPool::reset_all_after_fork();
-                       });
-    });
+std::vector<std::weak_ptr<void>>& registry() {
+    static std::vector<std::weak_ptr<void>> states;
+    return states;
 }
 
 // The pool whose worker is running on this thread, if any.
@@ -38,49 +25,74 @@ PyObject* interned(const char* name) {
     return PyUnicode_InternFromString(name);
 }
 
-}  // namespace
-
-ThreadPool::ThreadPool(std::size_t max_workers)
-    : max_workers_(max_workers), state_(std::make_shared<State>()) {
-    install_fork_handlers();
-    std::lock_guard<std::mutex> lock(registry_mutex);
-    registry().push_back(this);
+// State made before a fork() lives on in the child with no threads behind
+// it and possibly a locked mutex: it is set aside, never touched again.
+void abandon(std::shared_ptr<void> state) {
+    static std::vector<std::shared_ptr<void>>* abandoned =
+        std::make_unique<std::vector<std::shared_ptr<void>>>().release();
+    abandoned->push_back(std::move(state));
 }
 
+}  // namespace
+
+std::shared_ptr<ThreadPool::State> ThreadPool::new_state() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        // No fork() may catch the registry half-updated.
+        pthread_atfork([] { registry_mutex.lock(); }, [] { registry_mutex.unlock(); },
+                       [] { registry_mutex.unlock(); });
+    });
+    auto state = std::make_shared<State>();
+    state->generation = fork_generation();
+    std::lock_guard<std::mutex> lock(registry_mutex);
+    auto& states = registry();
+    states.erase(std::remove_if(states.begin(), states.end(),
+                                [](const std::weak_ptr<void>& s) { return s.expired(); }),
+                 states.end());
+    states.push_back(state);
+    return state;
+}
+
+ThreadPool::ThreadPool(std::size_t max_workers) : max_workers_(max_workers), state_(new_state()) {}
+
 ThreadPool::~ThreadPool() {
-    {
-        std::lock_guard<std::mutex> lock(registry_mutex);
-        auto& pools = registry();
-        pools.erase(std::remove(pools.begin(), pools.end(), this), pools.end());
+    // Workers hold their own reference to the state and finish queued calls;
+    // the registry keeps them joinable at interpreter exit.
+    if (state_->generation == fork_generation()) {
+        shutdown(false);
+    } else {
+        abandon(std::move(state_));
     }
-    // Workers hold their own reference to the state and finish queued calls.
-    shutdown(false);
+}
+
+ThreadPool::State::~State() {
+    // Nobody waited for these workers; they finish on their own.
+    for (std::thread& thread : threads) {
+        if (thread.joinable()) thread.detach();
+    }
 }
 
 void ThreadPool::submit(CompletionQueuePtr queue, nb::object future, nb::object context,
                         nb::object fn, nb::object args, nb::object kwargs) {
-    bool start_worker = false;
-    {
-        std::lock_guard<std::mutex> lock(state_->mutex);
-        if (state_->stopping) {
-            throw std::runtime_error("cannot schedule new calls after the thread pool was shut down");
-        }
-        state_->jobs.push_back(Job{std::move(queue), std::move(future), std::move(context),
-                                   std::move(fn), std::move(args), std::move(kwargs)});
-        // Threads start lazily: only when no idle worker can take this call.
-        if (state_->idle < state_->jobs.size() && state_->live < max_workers_) {
-            ++state_->live;
-            start_worker = true;
-        }
+    if (state_->generation != fork_generation()) {
+        abandon(std::move(state_));  // a forked child: the workers are the parent's
+        state_ = new_state();
     }
-    if (start_worker) {
-        std::lock_guard<std::mutex> lock(state_->mutex);
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    if (state_->stopping) {
+        throw std::runtime_error("cannot schedule new calls after the thread pool was shut down");
+    }
+    state_->jobs.push_back(Job{std::move(queue), std::move(future), std::move(context),
+                               std::move(fn), std::move(args), std::move(kwargs)});
+    // Threads start lazily: only when no idle worker can take this call.
+    if (state_->idle < state_->jobs.size() && state_->live < max_workers_) {
         try {
             state_->threads.emplace_back(worker_main, state_);
         } catch (...) {
-            --state_->live;
+            state_->jobs.pop_back();  // no thread will ever run it: refuse the call
             throw;
         }
+        ++state_->live;
     } else {
         state_->work_ready.notify_one();
     }
@@ -104,7 +116,7 @@ void ThreadPool::worker_main(std::shared_ptr<State> state) {
             job = std::move(state->jobs.front());
             state->jobs.pop_front();
         }
-        PyEval_RestoreThread(tstate);
+        restore_thread(tstate);
         for (;;) {
             run_job(job);
             job = Job{};  // drop the call's references while the GIL is held
@@ -117,22 +129,16 @@ void ThreadPool::worker_main(std::shared_ptr<State> state) {
         }
         tstate = PyEval_SaveThread();
     }
-    PyEval_RestoreThread(tstate);
+    restore_thread(tstate);
     PyGILState_Release(gil);
 
-    CompletionQueuePtr exit_queue;
-    std::unique_ptr<Completion> on_exit;
+    std::vector<std::pair<CompletionQueuePtr, std::unique_ptr<Completion>>> on_exit;
     {
         std::lock_guard<std::mutex> lock(state->mutex);
-        if (--state->live == 0) {
-            exit_queue = std::move(state->exit_queue);
-            on_exit = std::move(state->on_exit);
-        }
+        if (--state->live == 0) on_exit.swap(state->on_exit);
     }
     state->all_exited.notify_all();
-    if (exit_queue && on_exit) {
-        exit_queue->push(std::move(on_exit));
-    }
+    for (auto& [queue, done] : on_exit) queue->push(std::move(done));
 }
 
 void ThreadPool::run_job(Job& job) {
@@ -196,13 +202,6 @@ void ThreadPool::wait_for_exit(const std::shared_ptr<State>& state) {
     for (std::thread& thread : exited) thread.join();
 }
 
-ThreadPool::State::~State() {
-    // Nobody waited for these workers; they finish on their own.
-    for (std::thread& thread : threads) {
-        if (thread.joinable()) thread.detach();
-    }
-}
-
 void ThreadPool::shutdown(bool wait) {
     if (wait && current_worker_pool == state_.get()) {
         throw std::runtime_error("a thread pool cannot wait for itself from one of its own workers");
@@ -219,8 +218,7 @@ void ThreadPool::shutdown_notify(CompletionQueuePtr queue, nb::object future) {
         std::lock_guard<std::mutex> lock(state_->mutex);
         state_->stopping = true;
         if (state_->live != 0) {
-            state_->exit_queue = queue;
-            state_->on_exit = std::move(done);
+            state_->on_exit.emplace_back(queue, std::move(done));
         }
     }
     state_->work_ready.notify_all();
@@ -248,27 +246,14 @@ void ThreadPool::shutdown_all() {
     std::vector<std::shared_ptr<State>> states;
     {
         std::lock_guard<std::mutex> lock(registry_mutex);
-        for (ThreadPool* pool : registry()) {
-            states.push_back(pool->state_);
+        for (auto& weak : registry()) {
+            if (auto state = std::static_pointer_cast<State>(weak.lock())) {
+                if (state->generation == fork_generation()) states.push_back(std::move(state));
+            }
         }
     }
-    for (auto& state : states) {
-        stop(*state);
-    }
-    for (auto& state : states) {
-        wait_for_exit(state);
-    }
-}
-
-void ThreadPool::reset_all_after_fork() {
-    // Only the forking thread exists in the child: the old workers are gone
-    // and their state (mutexes included) may be mid-update. Abandon it.
-    static std::vector<std::shared_ptr<State>>* abandoned =
-        std::make_unique<std::vector<std::shared_ptr<State>>>().release();
-    for (ThreadPool* pool : registry()) {
-        abandoned->push_back(std::move(pool->state_));
-        pool->state_ = std::make_shared<State>();
-    }
+    for (auto& state : states) stop(*state);
+    for (auto& state : states) wait_for_exit(state);
 }
 
 }  // namespace aboto3

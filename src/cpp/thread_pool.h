@@ -38,9 +38,9 @@ public:
     std::size_t queued() const;
     bool is_shutdown() const;
 
-    // Every live pool, for the interpreter-exit hook and fork handling.
+    // Stops every pool's workers and waits for them: the interpreter-exit
+    // hook, which must run before CPython starts finalizing.
     static void shutdown_all();
-    static void reset_all_after_fork();
 
 private:
     struct Job {
@@ -58,10 +58,12 @@ private:
         std::size_t live = 0;
         std::size_t idle = 0;
         bool stopping = false;
-        CompletionQueuePtr exit_queue;
-        std::unique_ptr<Completion> on_exit;  // built under the GIL, pushed without it
+        // Settled (through their queues) when the last worker has exited.
+        std::vector<std::pair<CompletionQueuePtr, std::unique_ptr<Completion>>> on_exit;
+        unsigned generation = 0;  // the fork generation the workers belong to
     };
 
+    static std::shared_ptr<State> new_state();
     static void worker_main(std::shared_ptr<State> state);
     static void run_job(Job& job);
     static void stop(State& state);

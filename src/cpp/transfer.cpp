@@ -1,5 +1,7 @@
 #include "transfer.h"
 
+#include "process.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -64,9 +66,12 @@ bool Transfer::wait_async(const CompletionQueuePtr& queue, nb::object future, Wa
 }
 
 void Transfer::wait(Want want) {
-    nb::gil_scoped_release release;
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return satisfied(want) || cancelled_; });
+    PyThreadState* tstate = PyEval_SaveThread();
+    {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [&] { return satisfied(want) || cancelled_; });
+    }
+    restore_thread(tstate);  // a daemon thread at interpreter exit parks here
 }
 
 long Transfer::status() {
@@ -175,7 +180,10 @@ CURL* Transfer::setup(CURL* easy) {
         curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
     } else if (!config.ca_file.empty()) {
+        // Trust exactly that bundle, as urllib3 does: not also libcurl's
+        // compiled-in certificate directory.
         curl_easy_setopt(easy, CURLOPT_CAINFO, config.ca_file.c_str());
+        curl_easy_setopt(easy, CURLOPT_CAPATH, nullptr);
     }
     if (!config.client_cert.empty()) curl_easy_setopt(easy, CURLOPT_SSLCERT, config.client_cert.c_str());
     if (!config.client_key.empty()) curl_easy_setopt(easy, CURLOPT_SSLKEY, config.client_key.c_str());
@@ -184,7 +192,12 @@ CURL* Transfer::setup(CURL* easy) {
     // variables: botocore has already applied them, NO_PROXY included.
     curl_easy_setopt(easy, CURLOPT_PROXY, request_.proxy_url.c_str());
     if (!request_.proxy_url.empty()) {
-        if (!config.proxy_ca_file.empty()) curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO, config.proxy_ca_file.c_str());
+        // The proxy's answer to CONNECT is not the server's response.
+        curl_easy_setopt(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+        if (!config.proxy_ca_file.empty()) {
+            curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO, config.proxy_ca_file.c_str());
+            curl_easy_setopt(easy, CURLOPT_PROXY_CAPATH, nullptr);
+        }
         if (!config.proxy_client_cert.empty())
             curl_easy_setopt(easy, CURLOPT_PROXY_SSLCERT, config.proxy_client_cert.c_str());
         if (!config.proxy_client_key.empty())
@@ -258,44 +271,60 @@ int Transfer::on_seek(void* self, curl_off_t offset, int origin) {
 
 size_t Transfer::on_header(char* data, size_t size, size_t count, void* self) {
     auto* t = static_cast<Transfer*>(self);
-    const std::size_t n = size * count;
-    t->last_activity_ = Clock::now();
+    try {
+        return t->take_header_line(data, size * count);
+    } catch (...) {
+        t->callback_failed_ = true;  // e.g. out of memory: fail the transfer, not the process
+        return 0;
+    }
+}
+
+size_t Transfer::take_header_line(const char* data, std::size_t n) {
+    last_activity_ = Clock::now();
     const char* end = data + n;
     if (n >= 5 && std::memcmp(data, "HTTP/", 5) == 0) {
-        t->incoming_headers_.clear();  // a new response: an interim 100 Continue is forgotten
+        incoming_headers_.clear();  // a new response: an interim 100 Continue is forgotten
         return n;
     }
     if (n <= 2 && (n == 0 || data[0] == '\r' || data[0] == '\n')) {
         long code = 0;
-        curl_easy_getinfo(t->easy_, CURLINFO_RESPONSE_CODE, &code);
-        if (code >= 100 && code < 200) return n;  // more headers follow
-        std::unique_lock<std::mutex> lock(t->mutex_);
-        t->status_ = code;
-        t->headers_.swap(t->incoming_headers_);
-        t->headers_done_ = true;
-        curl_off_t length = -1;
-        if (!t->request_.stream &&
-            curl_easy_getinfo(t->easy_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK && length > 0) {
-            t->body_.reserve(static_cast<std::size_t>(length));
+        curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &code);
+        if (code < 200) {
+            // An interim 1xx answer, or a proxy's answer to CONNECT (code 0):
+            // the server's own status line and headers are still to come.
+            incoming_headers_.clear();
+            return n;
         }
-        t->notify(lock);
+        curl_off_t length = -1;
+        const bool has_body = request_.method != "HEAD" && code != 204 && code != 304;
+        if (has_body && !request_.stream &&
+            curl_easy_getinfo(easy_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK && length > 0) {
+            // Sized from the header, but never trusted beyond what is sensible up front.
+            constexpr curl_off_t kMaxReserve = 8 << 20;
+            body_.reserve(static_cast<std::size_t>(std::min(length, kMaxReserve)));
+        }
+        std::unique_lock<std::mutex> lock(mutex_);
+        status_ = code;
+        headers_.swap(incoming_headers_);
+        headers_done_ = true;
+        notify(lock);
         return n;
     }
-    if ((data[0] == ' ' || data[0] == '\t') && !t->incoming_headers_.empty()) {
-        t->incoming_headers_.back().second += " " + trim(data, end);  // obsolete line folding
+    if ((data[0] == ' ' || data[0] == '\t') && !incoming_headers_.empty()) {
+        incoming_headers_.back().second += " " + trim(data, end);  // obsolete line folding
         return n;
     }
     const char* colon = static_cast<const char*>(std::memchr(data, ':', n));
     if (colon == nullptr) return n;
     std::string name = trim(data, colon);
     std::string value = trim(colon + 1, end);
-    for (auto& header : t->incoming_headers_) {
+    for (auto& header : incoming_headers_) {
         if (same_name(header.first, name)) {  // repeated headers join, as urllib3 does
             header.second += ", " + value;
             return n;
         }
     }
-    t->incoming_headers_.emplace_back(std::move(name), std::move(value));
+    incoming_headers_.emplace_back(std::move(name), std::move(value));
     return n;
 }
 
@@ -309,7 +338,12 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) {
         t->paused_ = true;  // libcurl keeps this chunk and offers it again on resume
         return CURL_WRITEFUNC_PAUSE;
     }
-    t->body_.append(data, n);
+    try {
+        t->body_.append(data, n);
+    } catch (...) {
+        t->callback_failed_ = true;  // out of memory: fail the transfer, not the process
+        return 0;
+    }
     if (t->request_.stream) t->notify(lock);
     return n;
 }
@@ -325,18 +359,27 @@ void Transfer::resume_transfer() {
     curl_easy_pause(easy_, CURLPAUSE_CONT);  // may call on_body at once
 }
 
-bool Transfer::idle_too_long(Clock::time_point now) const {
+Clock::time_point Transfer::idle_deadline(Clock::time_point now) const {
     const long limit = request_.read_timeout_ms >= 0 ? request_.read_timeout_ms
                                                      : session_->config.read_timeout_ms;
-    if (limit <= 0 || !connected_) return false;
-    if (paused_) return false;  // the reader is behind, not the server
-    return now - last_activity_ > std::chrono::milliseconds(limit);
+    if (limit <= 0 || paused_) return Clock::time_point::max();  // a paused reader is behind, not the server
+    // Still connecting (the connect timeout applies): look again one period on.
+    return (connected_ ? last_activity_ : now) + std::chrono::milliseconds(limit);
+}
+
+bool Transfer::idle_too_long(Clock::time_point now) const {
+    return connected_ && now > idle_deadline(now);
 }
 
 void Transfer::finish(CURLcode code) {
     std::unique_lock<std::mutex> lock(mutex_);
     if (done_) return;
-    if (code != CURLE_OK || idle_timed_out_) {
+    if (callback_failed_) {
+        failure_.kind = FailureKind::Other;
+        failure_.code = code == CURLE_OK ? CURLE_OUT_OF_MEMORY : code;
+        failure_.message = "out of memory while receiving the response";
+        failure_.after_headers = headers_done_;
+    } else if (code != CURLE_OK || idle_timed_out_) {
         failure_.code = code == CURLE_OK ? CURLE_OPERATION_TIMEDOUT : code;
         failure_.kind = cancelled_ ? FailureKind::Cancelled
                                    : classify_failure(failure_.code, connected_, idle_timed_out_,

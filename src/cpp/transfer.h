@@ -41,7 +41,7 @@ class Transfer;
 // closing the client closes its connections, as urllib3's pool does) and its
 // cap on transfers in flight (at most max_connections connections per host).
 struct Session {
-    explicit Session(SessionConfig c) : config(std::move(c)) {}
+    explicit Session(SessionConfig c);
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -52,6 +52,7 @@ struct Session {
     std::size_t active = 0;
     std::deque<std::shared_ptr<Transfer>> waiting;
     bool release_when_idle = false;
+    unsigned generation;  // the fork generation its pool and counts belong to
 };
 
 struct Request {
@@ -106,12 +107,15 @@ public:
     CURL* take_easy();
     void finish(CURLcode code);  // the transfer is over, one way or another
     void resume_transfer();
+    // When the read timeout would expire if nothing arrives (max if never).
+    Clock::time_point idle_deadline(Clock::time_point now) const;
     bool idle_too_long(Clock::time_point now) const;
     void mark_idle_timeout() { idle_timed_out_ = true; }
     bool cancelled();
 
 private:
     static size_t on_header(char* data, size_t size, size_t count, void* self);
+    size_t take_header_line(const char* data, std::size_t n);
     static size_t on_body(char* data, size_t size, size_t count, void* self);
     static size_t on_upload(char* data, size_t size, size_t count, void* self);
     static int on_seek(void* self, curl_off_t offset, int origin);
@@ -132,6 +136,7 @@ private:
     Clock::time_point last_activity_;
     bool connected_ = false;
     bool idle_timed_out_ = false;
+    bool callback_failed_ = false;
     std::vector<std::pair<std::string, std::string>> incoming_headers_;
 
     // Shared with the Python side, under mutex_.
