@@ -12,6 +12,7 @@ import asyncio
 import atexit
 import io
 import socket
+import sys
 from collections.abc import Iterator
 from typing import Any, Callable, NoReturn, TypeVar
 
@@ -34,15 +35,15 @@ _HEADERS, _DATA, _DONE = 0, 1, 2
 _DEFAULT_TIMEOUT = 60.0
 
 
-def _wait(transfer: _core.Transfer, want: int) -> None:
+def _wait(transfer: _core.Transfer, want: int, min_bytes: int = 1) -> None:
     """Wait for ``want``: suspend inside an engine greenlet, block elsewhere."""
     if in_engine_greenlet():
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        if not transfer.wait_async(bridge_for(loop), future, want):
+        if not transfer.wait_async(bridge_for(loop), future, want, min_bytes):
             suspend(future)
     else:
-        transfer.wait(want)
+        transfer.wait(want, min_bytes)
 
 
 def _raise(error: BaseException | None) -> NoReturn:
@@ -127,7 +128,8 @@ class _StreamingBody(io.RawIOBase):
                 if failing and ((read_all and fill) or not transfer.truncated):
                     _raise(transfer.body_error())
                 break
-            _wait(transfer, _DATA)
+            # Wake for the rest of a filling read at once, not for every chunk.
+            _wait(transfer, _DATA, (sys.maxsize if read_all else amt - size) if fill else 1)  # type: ignore[operator]
         self._position += size
         return parts[0] if len(parts) == 1 else b"".join(parts)
 

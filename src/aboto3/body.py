@@ -54,7 +54,10 @@ class AIOStreamingBody:
         self._body = streaming_body
         self._run: Callable[..., Awaitable[Any]] = engine.run
         self._min_read = min_read
-        self._buffer = bytearray()  # read from the body, not yet returned
+        # The last engine read's bytes; those before _offset were returned.
+        # Whole reads hand the engine's bytes object on without copying.
+        self._buffer = b""
+        self._offset = 0
         self._pending: asyncio.Future[bytes] | None = None  # the engine read in flight
         self._pending_size: int | None = None
         self._error: BaseException | None = None  # what the last engine read raised
@@ -79,7 +82,7 @@ class AIOStreamingBody:
             if self._error is not None:
                 error, self._error = self._error, None
                 raise error
-            buffered = len(self._buffer)
+            buffered = len(self._buffer) - self._offset
             if amt is None:
                 if self._ended:
                     return self._take(buffered)
@@ -149,7 +152,7 @@ class AIOStreamingBody:
         as that read returns, so that closing never waits on the event loop.
         """
         self._closed = True
-        self._buffer.clear()
+        self._buffer, self._offset = b"", 0
         pending = self._pending
         if pending is None:
             self._body.close()
@@ -207,11 +210,20 @@ class AIOStreamingBody:
         size = self._pending_size
         self._ended = size is None or not chunk
         self._short = size is not None and len(chunk) < size
-        if not self._closed:
-            self._buffer += chunk
+        if self._closed:
+            return
+        if self._offset == len(self._buffer):
+            self._buffer, self._offset = chunk, 0
+        else:  # a short read topped up: rare, so a copy is fine
+            self._buffer, self._offset = self._buffer[self._offset :] + chunk, 0
 
     def _take(self, amount: int) -> bytes:
-        data = bytes(self._buffer[:amount])
-        del self._buffer[:amount]
+        buffer, start = self._buffer, self._offset
+        # The whole engine read goes out as it came, without a copy.
+        whole = start == 0 and amount >= len(buffer)
+        data = buffer if whole else buffer[start : start + amount]
+        self._offset = start + len(data)
+        if self._offset == len(buffer):
+            self._buffer, self._offset = b"", 0
         self._position += len(data)
         return data

@@ -112,9 +112,9 @@ struct TransferHandle {
 
     nb::bytes read(long max) {
         bool resume = false;
-        std::string data = transfer->read(max, resume);
+        nb::bytes data = transfer->read(max, resume);
         if (resume) engine->resume(transfer);
-        return nb::bytes(data.data(), data.size());
+        return data;
     }
 };
 
@@ -236,13 +236,19 @@ NB_MODULE(_core, m) {
 
     nb::class_<TransferHandle>(m, "Transfer", "One HTTP exchange running on the libcurl I/O thread.")
         .def("wait_async",
-            [](TransferHandle& h, CompletionBridge& bridge, nb::object future, int want) {
-                return h.transfer->wait_async(bridge.queue, std::move(future), static_cast<Want>(want));
+            [](TransferHandle& h, CompletionBridge& bridge, nb::object future, int want,
+               std::size_t min_bytes) {
+                return h.transfer->wait_async(bridge.queue, std::move(future), static_cast<Want>(want),
+                                              min_bytes);
             },
-            "bridge"_a, "future"_a, "want"_a,
-            "True if `want` (0 headers, 1 data, 2 done) holds now; else settle `future` when it does.")
-        .def("wait", [](TransferHandle& h, int want) { h.transfer->wait(static_cast<Want>(want)); },
-            "want"_a, "Block, with the GIL released, until `want` holds.")
+            "bridge"_a, "future"_a, "want"_a, "min_bytes"_a = 1,
+            "True if `want` (0 headers, 1 data, 2 done) holds now; else settle `future` when it "
+            "does. Data means `min_bytes` buffered, or the transfer paused or over.")
+        .def("wait",
+            [](TransferHandle& h, int want, std::size_t min_bytes) {
+                h.transfer->wait(static_cast<Want>(want), min_bytes);
+            },
+            "want"_a, "min_bytes"_a = 1, "Block, with the GIL released, until `want` holds.")
         .def_prop_ro("status", [](TransferHandle& h) { return h.transfer->status(); })
         .def("headers",
             [](TransferHandle& h) {

@@ -13,6 +13,7 @@ namespace {
 // resumes it once the reader brings it under the low mark.
 constexpr std::size_t kHighWater = 1 << 20;
 constexpr std::size_t kLowWater = 256 << 10;
+constexpr std::size_t kChunk = 128 << 10;  // libcurl's receive buffer for streams
 
 std::string trim(const char* begin, const char* end) {
     while (begin < end && (*begin == ' ' || *begin == '\t')) ++begin;
@@ -44,32 +45,35 @@ Transfer::~Transfer() {
 
 // ---------------------------------------------------------------- Python side
 
-bool Transfer::satisfied(Want want) const {
+bool Transfer::satisfied(Want want, std::size_t bytes) const {
     if (done_) return true;
     switch (want) {
         case Want::Headers: return headers_done_;
-        case Want::Data: return body_read_ < body_.size();
+        case Want::Data:
+            return paused_ || body_.size() - body_read_ >= std::clamp<std::size_t>(bytes, 1, kHighWater);
         case Want::Done: return false;
     }
     return false;
 }
 
-bool Transfer::wait_async(const CompletionQueuePtr& queue, nb::object future, Want want) {
+bool Transfer::wait_async(const CompletionQueuePtr& queue, nb::object future, Want want,
+                          std::size_t bytes) {
     std::unique_ptr<Completion> replaced;  // dropped after unlocking, GIL held
     std::lock_guard<std::mutex> lock(mutex_);
-    if (satisfied(want) || cancelled_) return true;
+    if (satisfied(want, bytes) || cancelled_) return true;
     replaced = std::move(waiter_);
     waiter_ = std::make_unique<FutureOutcome>(std::move(future), nb::none(), false);
     waiter_queue_ = queue;
     waiter_want_ = want;
+    waiter_bytes_ = bytes;
     return false;
 }
 
-void Transfer::wait(Want want) {
+void Transfer::wait(Want want, std::size_t bytes) {
     PyThreadState* tstate = PyEval_SaveThread();
     {
         std::unique_lock<std::mutex> lock(mutex_);
-        changed_.wait(lock, [&] { return satisfied(want) || cancelled_; });
+        changed_.wait(lock, [&] { return satisfied(want, bytes) || cancelled_; });
     }
     restore_thread(tstate);  // a daemon thread at interpreter exit parks here
 }
@@ -84,23 +88,19 @@ std::vector<std::pair<std::string, std::string>> Transfer::headers() {
     return headers_;
 }
 
-std::string Transfer::read(long max, bool& resume) {
+nb::bytes Transfer::read(long max, bool& resume) {
     std::lock_guard<std::mutex> lock(mutex_);
     const std::size_t available = body_.size() - body_read_;
     const std::size_t n = max < 0 ? available : std::min(available, static_cast<std::size_t>(max));
-    std::string out;
-    if (n == available && body_read_ == 0) {
-        out.swap(body_);  // the common whole-body case: no copy
-    } else {
-        out.assign(body_, body_read_, n);
-        body_read_ += n;
-        if (body_read_ == body_.size()) {
-            body_.clear();
-            body_read_ = 0;
-        } else if (body_read_ > kHighWater) {
-            body_.erase(0, body_read_);  // keep the buffer from growing without bound
-            body_read_ = 0;
-        }
+    nb::bytes out(body_.data() + body_read_, n);
+    body_read_ += n;
+    if (body_read_ == body_.size()) {
+        body_.clear();
+        body_read_ = 0;
+        if (!request_.stream) body_.shrink_to_fit();  // a whole body is read once
+    } else if (body_read_ > kHighWater) {
+        body_.erase(0, body_read_);  // keep the buffer from growing without bound
+        body_read_ = 0;
     }
     resume = paused_ && !resume_requested_ && body_.size() - body_read_ < kLowWater;
     if (resume) resume_requested_ = true;
@@ -147,7 +147,7 @@ bool Transfer::cancelled() {
 
 void Transfer::notify(std::unique_lock<std::mutex>& lock) {
     changed_.notify_all();
-    if (!waiter_ || !satisfied(waiter_want_)) return;
+    if (!waiter_ || !satisfied(waiter_want_, waiter_bytes_)) return;
     std::unique_ptr<Completion> ready = std::move(waiter_);
     CompletionQueuePtr queue = std::move(waiter_queue_);
     lock.unlock();
@@ -172,7 +172,7 @@ CURL* Transfer::setup(CURL* easy) {
     // botocore follows redirects and decodes bodies itself.
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, config.connect_timeout_ms);
-    if (request_.stream) curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 128L << 10);
+    if (request_.stream) curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, static_cast<long>(kChunk));
     curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
     if (config.tcp_keepalive) curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 
@@ -297,11 +297,13 @@ size_t Transfer::take_header_line(const char* data, std::size_t n) {
         }
         curl_off_t length = -1;
         const bool has_body = request_.method != "HEAD" && code != 204 && code != 304;
-        if (has_body && !request_.stream &&
-            curl_easy_getinfo(easy_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK && length > 0) {
-            // Sized from the header, but never trusted beyond what is sensible up front.
-            constexpr curl_off_t kMaxReserve = 8 << 20;
-            body_.reserve(static_cast<std::size_t>(std::min(length, kMaxReserve)));
+        if (has_body && curl_easy_getinfo(easy_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK &&
+            length > 0) {
+            // Sized from the header (no regrowth), but never trusted beyond
+            // what is sensible up front; a stream holds at most its window.
+            const curl_off_t cap = request_.stream ? static_cast<curl_off_t>(kHighWater + kChunk)
+                                                   : static_cast<curl_off_t>(8 << 20);
+            body_.reserve(static_cast<std::size_t>(std::min(length, cap)));
         }
         std::unique_lock<std::mutex> lock(mutex_);
         status_ = code;

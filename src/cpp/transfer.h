@@ -79,15 +79,18 @@ public:
 
     // ---- Python side (GIL held) ----
     // True if `want` already holds; otherwise `future` is settled through
-    // `queue` as soon as it does, and the caller suspends on it.
-    bool wait_async(const CompletionQueuePtr& queue, nb::object future, Want want);
+    // `queue` as soon as it does, and the caller suspends on it. Waiting for
+    // Data wakes once `bytes` are buffered (or the transfer paused or ended),
+    // so a large read is not woken for every network chunk.
+    bool wait_async(const CompletionQueuePtr& queue, nb::object future, Want want, std::size_t bytes);
     // Blocks with the GIL released until `want` holds.
-    void wait(Want want);
+    void wait(Want want, std::size_t bytes);
     long status();
     std::vector<std::pair<std::string, std::string>> headers();
-    // Up to `max` buffered body bytes (all if max < 0); `resume` is set when
-    // the reader has drained a paused transfer enough to let it continue.
-    std::string read(long max, bool& resume);
+    // Up to `max` buffered body bytes (all if max < 0), copied once into a
+    // Python bytes object; `resume` is set when the reader has drained a
+    // paused transfer enough to let it continue.
+    nb::bytes read(long max, bool& resume);
     bool finished();
     bool at_eof();  // finished and every byte read
     std::size_t buffered();  // body bytes received and not yet read
@@ -121,7 +124,7 @@ private:
     static int on_seek(void* self, curl_off_t offset, int origin);
     static int on_connected(void* self, char*, char*, int, int);
 
-    bool satisfied(Want want) const;  // mutex held
+    bool satisfied(Want want, std::size_t bytes) const;  // mutex held
     // Wakes blocking waiters, and hands an armed async waiter to the loop if
     // its condition now holds. Called with the mutex held; pushes after unlock.
     void notify(std::unique_lock<std::mutex>& lock);
@@ -155,6 +158,7 @@ private:
     CompletionQueuePtr waiter_queue_;
     std::unique_ptr<Completion> waiter_;  // holds a Python future: GIL rules apply
     Want waiter_want_ = Want::Done;
+    std::size_t waiter_bytes_ = 1;
 };
 
 }  // namespace aboto3
