@@ -125,6 +125,7 @@ def run_script(
         return finished
 
     run.stall = stall  # type: ignore[attr-defined]
+    run.engine = engine  # type: ignore[attr-defined]
     return run
 
 
@@ -175,7 +176,11 @@ def test_exit_when_asyncio_run_returns_with_calls_queued_and_in_flight(
     assert finished.exit_latency() < STALL_READ_TIMEOUT + 4, str(finished)
     stall: FaultProxy = run_script.stall  # type: ignore[attr-defined]
     # Cancelled before they started, the queued calls never reached the server.
-    assert 1 <= stall.requests <= 4, stall.requests
+    # The native engine learns of a cancellation when the task next runs, so a
+    # connection slot freed by the first cancellations can still go to a call
+    # whose own cancellation is a few microseconds behind; most never start.
+    native = run_script.engine == "native"  # type: ignore[attr-defined]
+    assert 1 <= stall.requests <= (8 if native else 4), stall.requests
 
 
 def test_exit_after_the_loop_closed_with_calls_in_flight(

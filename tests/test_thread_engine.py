@@ -171,7 +171,7 @@ async def test_close_refuses_calls_and_stops_owned_threads(make_client: Callable
     aio = aboto3.AIOClient(sts)
     await asyncio.gather(*(aio.get_caller_identity() for _ in range(8)))
     pool = aio.engine.pool
-    assert pool is not None and pool.thread_count == 4
+    assert pool is not None and 1 <= pool.thread_count <= 4  # started as needed
     await aio.close()
     assert aio.closed
     assert pool.thread_count == 0

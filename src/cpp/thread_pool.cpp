@@ -3,6 +3,7 @@
 #include "process.h"
 
 #include <pthread.h>
+#include <time.h>
 
 #include <algorithm>
 
@@ -21,6 +22,30 @@ std::vector<std::weak_ptr<void>>& registry() {
 // The pool whose worker is running on this thread, if any.
 thread_local const void* current_worker_pool = nullptr;
 
+// Workers beyond the first start only when calls are queued, no worker is
+// idle, and the GIL has room for another thread:
+//  - no call finished during the last tick: every worker is blocked (on the
+//    network, typically), so the pool doubles, up to max_workers;
+//  - or, over a longer window, the process used under kBusy of a core: the
+//    workers wait more than they compute, so one more is started.
+// CPU-bound calls thus keep few threads, which hand the GIL over less often
+// and get more done, while calls waiting on the network soon get them all.
+constexpr auto kTick = std::chrono::milliseconds(5);
+constexpr int kTicksPerWindow = 4;
+constexpr double kBusy = 0.75;
+
+struct Injector {
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::vector<std::weak_ptr<void>> watched;  // pools with calls waiting for a worker
+    std::unique_ptr<std::thread> thread;
+    bool stopping = false;
+};
+
+// Replaced, never destroyed, in a forked child: its thread is gone there, and
+// a condition variable that had waiters must not be used again.
+Injector* injector = std::make_unique<Injector>().release();
+
 PyObject* interned(const char* name) {
     return PyUnicode_InternFromString(name);
 }
@@ -35,14 +60,25 @@ void abandon(std::shared_ptr<void> state) {
 
 }  // namespace
 
-std::shared_ptr<ThreadPool::State> ThreadPool::new_state() {
+std::shared_ptr<ThreadPool::State> ThreadPool::new_state(std::size_t max_workers) {
     static std::once_flag once;
     std::call_once(once, [] {
         // No fork() may catch the registry half-updated.
-        pthread_atfork([] { registry_mutex.lock(); }, [] { registry_mutex.unlock(); },
-                       [] { registry_mutex.unlock(); });
+        pthread_atfork(
+            [] {
+                registry_mutex.lock();
+                injector->mutex.lock();
+            },
+            [] {
+                injector->mutex.unlock();
+                registry_mutex.unlock();
+            },
+            [] {
+                injector = std::make_unique<Injector>().release();
+                registry_mutex.unlock();
+            });
     });
-    auto state = std::make_shared<State>();
+    auto state = std::make_shared<State>(max_workers);
     state->generation = fork_generation();
     std::lock_guard<std::mutex> lock(registry_mutex);
     auto& states = registry();
@@ -53,7 +89,8 @@ std::shared_ptr<ThreadPool::State> ThreadPool::new_state() {
     return state;
 }
 
-ThreadPool::ThreadPool(std::size_t max_workers) : max_workers_(max_workers), state_(new_state()) {}
+ThreadPool::ThreadPool(std::size_t max_workers)
+    : max_workers_(max_workers), state_(new_state(max_workers)) {}
 
 ThreadPool::~ThreadPool() {
     // Workers hold their own reference to the state and finish queued calls;
@@ -76,25 +113,129 @@ void ThreadPool::submit(CompletionQueuePtr queue, nb::object future, nb::object 
                         nb::object fn, nb::object args, nb::object kwargs) {
     if (state_->generation != fork_generation()) {
         abandon(std::move(state_));  // a forked child: the workers are the parent's
-        state_ = new_state();
+        state_ = new_state(max_workers_);
     }
-    std::lock_guard<std::mutex> lock(state_->mutex);
-    if (state_->stopping) {
-        throw std::runtime_error("cannot schedule new calls after the thread pool was shut down");
-    }
-    state_->jobs.push_back(Job{std::move(queue), std::move(future), std::move(context),
-                               std::move(fn), std::move(args), std::move(kwargs)});
-    // Threads start lazily: only when no idle worker can take this call.
-    if (state_->idle < state_->jobs.size() && state_->live < max_workers_) {
-        try {
-            state_->threads.emplace_back(worker_main, state_);
-        } catch (...) {
-            state_->jobs.pop_back();  // no thread will ever run it: refuse the call
-            throw;
+    bool needs_watching = false;
+    {
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        if (state_->stopping) {
+            throw std::runtime_error("cannot schedule new calls after the thread pool was shut down");
         }
-        ++state_->live;
-    } else {
-        state_->work_ready.notify_one();
+        state_->jobs.push_back(Job{std::move(queue), std::move(future), std::move(context),
+                                   std::move(fn), std::move(args), std::move(kwargs)});
+        if (state_->live == 0) {
+            try {
+                start_worker(state_);
+            } catch (...) {
+                state_->jobs.pop_back();  // no thread will ever run it: refuse the call
+                throw;
+            }
+        } else if (state_->idle != 0) {
+            state_->work_ready.notify_one();
+        } else if (state_->live < state_->max_workers && !state_->watched) {
+            state_->watched = needs_watching = true;
+        }
+    }
+    if (needs_watching) watch(state_);
+}
+
+void ThreadPool::start_worker(const std::shared_ptr<State>& state) {
+    state->threads.emplace_back(worker_main, state);
+    ++state->live;
+}
+
+void ThreadPool::watch(const std::shared_ptr<State>& state) {
+    Injector& self = *injector;
+    std::lock_guard<std::mutex> lock(self.mutex);
+    if (self.stopping) return;
+    if (!self.thread) self.thread = std::make_unique<std::thread>(injector_main, &self);
+    {
+        std::lock_guard<std::mutex> state_lock(state->mutex);
+        state->completed_seen = state->completed;
+    }
+    self.watched.push_back(state);
+    self.wake.notify_one();
+}
+
+namespace {
+
+double process_cpu_seconds() {
+    timespec now{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
+
+}  // namespace
+
+void ThreadPool::injector_main(void* injector_state) {
+    Injector& self = *static_cast<Injector*>(injector_state);
+    std::unique_lock<std::mutex> lock(self.mutex);
+    auto window_start = std::chrono::steady_clock::now();
+    double window_cpu = process_cpu_seconds();
+    int ticks = 0;
+    while (!self.stopping) {
+        if (self.watched.empty()) {
+            self.wake.wait(lock);
+            window_start = std::chrono::steady_clock::now();
+            window_cpu = process_cpu_seconds();
+            ticks = 0;
+            continue;
+        }
+        if (self.wake.wait_for(lock, kTick) == std::cv_status::no_timeout) {
+            continue;  // a new pool to watch: judge it after a whole tick
+        }
+        bool room = false;  // the GIL idle enough over the window for one more thread
+        if (++ticks == kTicksPerWindow) {
+            const auto now = std::chrono::steady_clock::now();
+            const double cpu = process_cpu_seconds();
+            room = cpu - window_cpu < kBusy * std::chrono::duration<double>(now - window_start).count();
+            window_start = now;
+            window_cpu = cpu;
+            ticks = 0;
+        }
+
+        std::vector<std::weak_ptr<void>> watched;
+        watched.swap(self.watched);
+        lock.unlock();
+        std::vector<std::weak_ptr<void>> still;
+        for (auto& weak : watched) {
+            auto state = std::static_pointer_cast<State>(weak.lock());
+            if (!state) continue;
+            std::lock_guard<std::mutex> state_lock(state->mutex);
+            const bool starved = !state->stopping && state->idle < state->jobs.size() &&
+                                 state->live < state->max_workers;
+            if (!starved) {
+                state->watched = false;
+                continue;
+            }
+            const bool stuck = state->completed == state->completed_seen;
+            state->completed_seen = state->completed;
+            std::size_t more = stuck ? state->live : (room ? 1 : 0);
+            more = std::min({more, state->max_workers - state->live, state->jobs.size() - state->idle});
+            try {
+                while (more-- != 0) start_worker(state);
+            } catch (...) {
+                // No more threads to be had: the running ones carry on.
+            }
+            still.push_back(std::move(weak));
+        }
+        lock.lock();
+        for (auto& weak : still) self.watched.push_back(std::move(weak));
+    }
+}
+
+void ThreadPool::stop_injector() {
+    Injector& self = *injector;
+    std::unique_ptr<std::thread> thread;
+    {
+        std::lock_guard<std::mutex> lock(self.mutex);
+        self.stopping = true;
+        thread = std::move(self.thread);
+    }
+    self.wake.notify_all();
+    if (thread && thread->joinable()) {
+        nb::gil_scoped_release release;
+        thread->join();
     }
 }
 
@@ -122,8 +263,10 @@ void ThreadPool::worker_main(std::shared_ptr<State> state) {
             job = Job{};  // drop the call's references while the GIL is held
             // Under load, go straight on to the next queued call: handing the
             // GIL to another thread and taking it back costs two switches.
-            std::unique_lock<std::mutex> lock(state->mutex, std::try_to_lock);
-            if (!lock.owns_lock() || state->jobs.empty()) break;
+            // (No thread ever waits for the GIL while holding this mutex.)
+            std::lock_guard<std::mutex> lock(state->mutex);
+            ++state->completed;
+            if (state->jobs.empty()) break;
             job = std::move(state->jobs.front());
             state->jobs.pop_front();
         }
@@ -243,6 +386,7 @@ bool ThreadPool::is_shutdown() const {
 }
 
 void ThreadPool::shutdown_all() {
+    stop_injector();
     std::vector<std::shared_ptr<State>> states;
     {
         std::lock_guard<std::mutex> lock(registry_mutex);

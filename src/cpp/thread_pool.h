@@ -49,7 +49,9 @@ private:
     };
     // Shared with the workers, which may outlive the Python-facing object.
     struct State {
+        explicit State(std::size_t max) : max_workers(max) {}
         ~State();
+        const std::size_t max_workers;
         mutable std::mutex mutex;
         std::condition_variable work_ready;
         std::condition_variable all_exited;
@@ -61,9 +63,16 @@ private:
         // Settled (through their queues) when the last worker has exited.
         std::vector<std::pair<CompletionQueuePtr, std::unique_ptr<Completion>>> on_exit;
         unsigned generation = 0;  // the fork generation the workers belong to
+        bool watched = false;  // the injector is looking after this pool
+        std::size_t completed = 0;       // calls finished, ever
+        std::size_t completed_seen = 0;  // ...as of the injector's last look
     };
 
-    static std::shared_ptr<State> new_state();
+    static std::shared_ptr<State> new_state(std::size_t max_workers);
+    static void start_worker(const std::shared_ptr<State>& state);  // state mutex held
+    static void watch(const std::shared_ptr<State>& state);
+    static void injector_main(void* injector_state);
+    static void stop_injector();
     static void worker_main(std::shared_ptr<State> state);
     static void run_job(Job& job);
     static void stop(State& state);
