@@ -9,6 +9,8 @@ Typical use::
         ...
         print(stub.stats())  # {"requests": ..., "cpu_user_s": ..., ...}
 
+Run one by hand with ``python -m benchmarks.stub --latency-ms 5``.
+
 The binary is compiled on first use into ``benchmarks/stub/.build/`` and rebuilt
 whenever the source is newer.  Set ``STUB_SERVER_BINARY`` to run a prebuilt
 binary instead (for example a sanitizer build); ``CXX`` selects the compiler.
@@ -16,6 +18,8 @@ binary instead (for example a sanitizer build); ``CXX`` selects the compiler.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 import selectors
@@ -25,10 +29,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, final
 
 __all__ = [
     "BINARY",
@@ -70,7 +75,7 @@ def build_stub_server(
     given) is rebuilt when it is missing, older than the source, or ``force``
     is true.  ``compiler`` defaults to ``$CXX`` and then ``g++``;
     ``extra_flags`` are appended to the usual ``-O2 -std=c++17`` flags (e.g.
-    ``["-fsanitize=address,undefined", "-g"]``).  The build writes to a
+    ``["-fsanitize=address,undefined", "-g"]``, together with ``output``).  The build writes to a
     temporary file and renames it, so concurrent callers never see a partial
     binary.
     """
@@ -108,6 +113,14 @@ def build_stub_server(
     return target
 
 
+def _kill_quietly(proc: subprocess.Popen[bytes]) -> None:
+    """Last-resort cleanup for a server that was never stopped."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+@final
 class StubServer:
     """Run ``stub_server`` in a subprocess for the duration of a ``with`` block.
 
@@ -144,6 +157,7 @@ class StubServer:
         self.stop_timeout = stop_timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self._port: int | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -168,6 +182,8 @@ class StubServer:
         ]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         self._proc = proc
+        # Never leave an orphan server behind, even if stop() is not called.
+        self._finalizer = weakref.finalize(self, _kill_quietly, proc)
         try:
             self._port = self._read_port(proc)
         except BaseException:
@@ -214,6 +230,8 @@ class StubServer:
                 proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+        if self._finalizer is not None:
+            self._finalizer.detach()
 
     def __enter__(self) -> StubServer:
         return self.start()
@@ -270,3 +288,25 @@ class StubServer:
     def __repr__(self) -> str:
         state = f"port={self._port}" if self._port is not None else "not started"
         return f"<StubServer {state} latency_ms={self.latency_ms} threads={self.threads}>"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a stub server in the foreground (``python -m benchmarks.stub``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.stub", description="Run the benchmark stub AWS endpoint."
+    )
+    parser.add_argument("--latency-ms", type=int, default=0, help="delay added to each response")
+    parser.add_argument("--threads", type=int, default=1, help="event-loop threads")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    args = parser.parse_args(argv)
+    with StubServer(args.latency_ms, args.threads, host=args.host) as server:
+        print(f"stub server pid {server.pid} at {server.endpoint_url} (Ctrl-C to stop)", flush=True)
+        try:
+            while server.returncode is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        # Ctrl-C also reaches the server (same process group), which may be gone.
+        with contextlib.suppress(OSError):
+            print(json.dumps(server.stats(timeout=1.0)))
+    return 0

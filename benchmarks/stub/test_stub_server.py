@@ -414,11 +414,11 @@ def test_thousands_of_keepalive_connections(stub: StubServer) -> None:
     sel = selectors.DefaultSelector()
     try:
         for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setblocking(False)
-            s.connect_ex(("127.0.0.1", stub.port))
-            socks.append(s)
-            sel.register(s, selectors.EVENT_WRITE)
+            new_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            new_sock.setblocking(False)
+            new_sock.connect_ex(("127.0.0.1", stub.port))
+            socks.append(new_sock)
+            sel.register(new_sock, selectors.EVENT_WRITE)
         deadline = time.monotonic() + 60
         while done < count:
             assert time.monotonic() < deadline, f"only {done}/{count} responses"

@@ -1,0 +1,498 @@
+"""The workloads and the clients that race on them.
+
+Each contender turns a workload into a zero-argument call: a plain function for
+the synchronous contenders, a coroutine function for the asyncio ones. Every
+contender makes the same botocore calls with the same parameters against the
+same endpoint, with the same ``max_pool_connections``; they differ only in how
+the call is made awaitable.
+
+This module is imported by the worker subprocess, one contender per process, so
+each contender imports what it needs when it opens: the original aboto3 0.1.2
+and ours are both called ``aboto3`` and must never meet in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import importlib.util
+import inspect
+import io
+import sys
+from collections.abc import Awaitable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+BENCH_DIR = Path(__file__).resolve().parent
+VENDOR_DIR = BENCH_DIR / ".vendor"
+ORIGINAL_VERSION = "0.1.2"
+ORIGINAL_DIR = VENDOR_DIR / "aboto3_0_1_2"
+
+MIB = 1024 * 1024
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
+PARAMETER_NAME = "/bench/parameter"
+TABLE_KEY = {"pk": {"S": "user#42"}}
+BUCKET = "bench"
+GET_KEY = f"obj-{MIB}"  # the stub serves as many bytes as the key's suffix says
+PUT_KEY = "put-object"
+PUT_BODY = bytes(range(256)) * (MIB // 256)
+# The endpoint given to clients that never send (the bridge micro-benchmark).
+UNUSED_ENDPOINT = "http://127.0.0.1:9"
+
+SyncCall = Callable[[], object]
+AsyncCall = Callable[[], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class Workload:
+    key: str
+    label: str
+    service: str
+    bytes_per_call: int = 0  # payload moved per call, for MiB/s
+
+
+WORKLOADS: dict[str, Workload] = {
+    w.key: w
+    for w in (
+        Workload("ssm", "SSM GetParameter", "ssm"),
+        Workload("ddb", "DynamoDB GetItem", "dynamodb"),
+        Workload("s3get", "S3 GetObject 1 MiB (whole body read)", "s3", MIB),
+        Workload("s3put", "S3 PutObject 1 MiB", "s3", MIB),
+        Workload("noop", "bridge: an awaited no-op", "ssm"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One measurement: a contender, a workload and the conditions it runs in."""
+
+    contender: str
+    workload: str
+    latency_ms: int
+    concurrency: int
+    pool: int
+
+    @property
+    def key(self) -> str:
+        return (
+            f"{self.contender}/{self.workload}/lat{self.latency_ms}"
+            f"/c{self.concurrency}/pool{self.pool}"
+        )
+
+
+def noop() -> None:
+    """What the bridge micro-benchmark awaits: nothing, so only the bridge is measured."""
+
+
+def check_body(data: bytes) -> None:
+    if len(data) != MIB:
+        raise AssertionError(f"GetObject read {len(data)} bytes, expected {MIB}")
+
+
+def boto3_client(workload: str, endpoint_url: str | None, pool: int) -> Any:
+    """A boto3 client configured the same way for every contender."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        WORKLOADS[workload].service,
+        endpoint_url=endpoint_url or UNUSED_ENDPOINT,
+        region_name=REGION,
+        config=Config(max_pool_connections=pool, **_service_config(workload)),
+        **CREDENTIALS,
+    )
+
+
+def _service_config(workload: str) -> dict[str, Any]:
+    if WORKLOADS[workload].service == "s3":
+        return {"s3": {"addressing_style": "path"}}
+    return {}
+
+
+def sync_call(client: Any, workload: str) -> SyncCall:
+    """The workload as one blocking call on a boto3 client."""
+    if workload == "ssm":
+        return functools.partial(client.get_parameter, Name=PARAMETER_NAME)
+    if workload == "ddb":
+        return functools.partial(client.get_item, TableName="bench", Key=TABLE_KEY)
+    if workload == "s3put":
+        return functools.partial(client.put_object, Bucket=BUCKET, Key=PUT_KEY, Body=PUT_BODY)
+    if workload == "s3get":
+        get_object = client.get_object
+
+        def get_and_read() -> None:
+            check_body(get_object(Bucket=BUCKET, Key=GET_KEY)["Body"].read())
+
+        return get_and_read
+    raise ValueError(f"no sync call for workload {workload!r}")
+
+
+def async_call(
+    method: Callable[[str], Callable[..., Awaitable[Any]]],
+    read_body: Callable[[Any], Awaitable[bytes]],
+    workload: str,
+) -> AsyncCall:
+    """The workload as one awaited call, given how a contender awaits a client
+    method (``method(name)``) and reads a streaming body (``read_body(body)``)."""
+    if workload == "ssm":
+        get_parameter = method("get_parameter")
+
+        async def call_ssm() -> object:
+            return await get_parameter(Name=PARAMETER_NAME)
+
+        return call_ssm
+    if workload == "ddb":
+        get_item = method("get_item")
+
+        async def call_ddb() -> object:
+            return await get_item(TableName="bench", Key=TABLE_KEY)
+
+        return call_ddb
+    if workload == "s3put":
+        put_object = method("put_object")
+
+        async def call_put() -> object:
+            return await put_object(Bucket=BUCKET, Key=PUT_KEY, Body=PUT_BODY)
+
+        return call_put
+    if workload == "s3get":
+        get_object = method("get_object")
+
+        async def call_get() -> object:
+            response = await get_object(Bucket=BUCKET, Key=GET_KEY)
+            check_body(await read_body(response["Body"]))
+            return response
+
+        return call_get
+    raise ValueError(f"no async call for workload {workload!r}")
+
+
+class Contender:
+    """One way of making boto3 calls; opened once per worker process."""
+
+    key: str = ""
+    label: str = ""
+    is_async: bool = True
+    thread_based: bool = False  # its concurrency comes from a pool of `pool` threads
+    workloads: frozenset[str] = frozenset({"ssm", "ddb", "s3get", "s3put"})
+    about: str = ""
+
+    def unavailable(self) -> str | None:
+        """Why this contender cannot run here (checked by the runner), or None."""
+        return None
+
+    def open_sync(self, cell: Cell, endpoint_url: str | None) -> SyncCall:
+        raise NotImplementedError
+
+    async def open(self, cell: Cell, endpoint_url: str | None) -> AsyncCall:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release what ``open`` made (outside the measured section)."""
+
+
+class SyncBoto3(Contender):
+    key = "boto3"
+    label = "sync boto3"
+    is_async = False
+    about = "the plain boto3 client, one call after another: the baseline"
+
+    def open_sync(self, cell: Cell, endpoint_url: str | None) -> SyncCall:
+        return sync_call(boto3_client(cell.workload, endpoint_url, cell.pool), cell.workload)
+
+
+class _CannedRaw:
+    """A replayed response body with the part of urllib3's interface botocore uses."""
+
+    def __init__(self, data: bytes) -> None:
+        self._buffer = io.BytesIO(data)
+
+    def read(self, amt: int | None = None, decode_content: bool = True) -> bytes:
+        return self._buffer.read(amt)
+
+    def stream(self, amt: int = 1024, decode_content: bool = True) -> Iterator[bytes]:
+        while chunk := self._buffer.read(amt):
+            yield chunk
+
+    def close(self) -> None:
+        pass
+
+
+class CannedHTTPSession:
+    """Stands in for botocore's URLLib3Session: the first request goes to the
+    stub over HTTP, and its exact response (status, headers, body) is replayed
+    for every later request. What remains is the cost of botocore alone."""
+
+    def __init__(self, real_session: Any) -> None:
+        self._real = real_session
+        self._canned: tuple[int, dict[str, str], bytes] | None = None
+
+    def send(self, request: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        if self._canned is None:
+            response = self._real.send(request)
+            self._canned = (response.status_code, dict(response.headers), response.content)
+        status, headers, body = self._canned
+        return AWSResponse(request.url, status, headers, _CannedRaw(body))
+
+    def close(self) -> None:
+        self._real.close()
+
+
+class BotocoreFloor(Contender):
+    key = "floor"
+    label = "botocore floor"
+    is_async = False
+    about = (
+        "sync boto3 with the HTTP layer answered in-process with the stub's recorded "
+        "bytes: what botocore alone costs per call"
+    )
+
+    def open_sync(self, cell: Cell, endpoint_url: str | None) -> SyncCall:
+        client = boto3_client(cell.workload, endpoint_url, cell.pool)
+        endpoint = client._endpoint
+        endpoint.http_session = CannedHTTPSession(endpoint.http_session)
+        return sync_call(client, cell.workload)
+
+
+class ToThread(Contender):
+    key = "to_thread"
+    label = "asyncio.to_thread"
+    thread_based = True
+    about = (
+        "each call (and the body read) via asyncio.to_thread, on a default executor "
+        "of `pool` threads"
+    )
+
+    async def open(self, cell: Cell, endpoint_url: str | None) -> AsyncCall:
+        client = boto3_client(cell.workload, endpoint_url, cell.pool)
+        # to_thread runs on the loop's default executor: give it the same
+        # number of threads as every other thread-based contender.
+        self._executor = ThreadPoolExecutor(max_workers=cell.pool)
+        asyncio.get_running_loop().set_default_executor(self._executor)
+        to_thread = asyncio.to_thread
+
+        def method(name: str) -> Callable[..., Awaitable[Any]]:
+            return functools.partial(to_thread, getattr(client, name))
+
+        def read_body(body: Any) -> Awaitable[bytes]:
+            return to_thread(body.read)
+
+        return async_call(method, read_body, cell.workload)
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False)
+
+
+def import_original_aboto3() -> Any:
+    """Import the published aboto3 0.1.2 from its isolated install directory as
+    ``aboto3`` (this process must not have imported ours)."""
+    if "aboto3" in sys.modules:
+        raise RuntimeError("aboto3 is already imported in this process; cannot load 0.1.2")
+    package = ORIGINAL_DIR / "aboto3"
+    spec = importlib.util.spec_from_file_location(
+        "aboto3", package / "__init__.py", submodule_search_locations=[str(package)]
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"aboto3 {ORIGINAL_VERSION} is not installed in {ORIGINAL_DIR}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["aboto3"] = module
+    spec.loader.exec_module(module)
+    if module.__version__ != ORIGINAL_VERSION:
+        raise ImportError(f"expected aboto3 {ORIGINAL_VERSION}, found {module.__version__}")
+    return module
+
+
+class OriginalAboto3(Contender):
+    key = "aboto3-0.1.2"
+    label = "aboto3 0.1.2 (original)"
+    thread_based = True
+    about = (
+        "the published pure-Python aboto3 0.1.2 from PyPI: loop.run_in_executor on a "
+        "ThreadPoolExecutor of max_pool_connections threads"
+    )
+
+    def unavailable(self) -> str | None:
+        if not (ORIGINAL_DIR / "aboto3" / "__init__.py").exists():
+            return f"aboto3 {ORIGINAL_VERSION} is not installed in {ORIGINAL_DIR}"
+        return None
+
+    async def open(self, cell: Cell, endpoint_url: str | None) -> AsyncCall:
+        original = import_original_aboto3()
+        aio = original.AIOClient(boto3_client(cell.workload, endpoint_url, cell.pool))
+        self._pool = aio._thread_pool
+        loop = asyncio.get_running_loop()
+
+        def read_body(body: Any) -> Awaitable[bytes]:
+            # 0.1.2 has no async body; read it on the client's own pool.
+            return loop.run_in_executor(aio._thread_pool, body.read)
+
+        return async_call(functools.partial(getattr, aio), read_body, cell.workload)
+
+    async def close(self) -> None:
+        self._pool.shutdown(wait=False)
+
+
+class AioBotocore(Contender):
+    key = "aiobotocore"
+    label = "aiobotocore"
+    about = "aiobotocore (aiohttp), AioConfig(max_pool_connections=pool)"
+
+    def unavailable(self) -> str | None:
+        if importlib.util.find_spec("aiobotocore") is None:
+            return "aiobotocore is not installed (pip install -e .[bench])"
+        return None
+
+    async def open(self, cell: Cell, endpoint_url: str | None) -> AsyncCall:
+        from aiobotocore.config import AioConfig
+        from aiobotocore.session import get_session
+
+        self._stack = contextlib.AsyncExitStack()
+        client = await self._stack.enter_async_context(
+            get_session().create_client(
+                WORKLOADS[cell.workload].service,
+                endpoint_url=endpoint_url or UNUSED_ENDPOINT,
+                region_name=REGION,
+                config=AioConfig(max_pool_connections=cell.pool, **_service_config(cell.workload)),
+                **CREDENTIALS,
+            )
+        )
+
+        async def read_body(body: Any) -> bytes:
+            async with body as stream:
+                data: bytes = await stream.read()
+            return data
+
+        return async_call(functools.partial(getattr, client), read_body, cell.workload)
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+
+async def _read_aboto3_body(aio: Any, body: Any) -> bytes:
+    """Read a body the way aboto3 offers: ``await body.read()`` when the engine
+    wraps bodies, else botocore's own ``read`` run by the engine."""
+    from botocore.response import StreamingBody
+
+    if isinstance(body, StreamingBody):
+        data: bytes = await aio.engine.run(body.read)
+        return data
+    result = body.read()
+    return await result if inspect.isawaitable(result) else result  # type: ignore[no-any-return]
+
+
+class Aboto3(Contender):
+    thread_based = True
+    engine = "threads"
+    workloads = frozenset({"ssm", "ddb", "s3get", "s3put", "noop"})
+
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
+        self.key = f"aboto3-{engine}"
+        self.label = f"aboto3 {engine}"
+        self.thread_based = engine == "threads"
+        self.about = {
+            "threads": "aboto3.AIOClient(client): C++ pool of max_pool_connections threads, "
+            "batched completions",
+            "native": 'aboto3.AIOClient(client, engine="native"): greenlets + libcurl',
+        }.get(engine, engine)
+
+    def _make(self, client: Any) -> Any:
+        import aboto3
+
+        if self.engine == "threads":
+            return aboto3.AIOClient(client)
+        return aboto3.AIOClient(client, engine=self.engine)
+
+    def unavailable(self) -> str | None:
+        if self.engine == "threads":
+            return None
+        return native_engine_unavailable(self.engine)
+
+    async def open(self, cell: Cell, endpoint_url: str | None) -> AsyncCall:
+        self._aio = aio = self._make(boto3_client(cell.workload, endpoint_url, cell.pool))
+        if cell.workload == "noop":
+            run = aio.engine.run
+
+            async def bridge() -> object:
+                return await run(noop)
+
+            return bridge
+        return async_call(
+            functools.partial(getattr, aio),
+            functools.partial(_read_aboto3_body, aio),
+            cell.workload,
+        )
+
+    async def close(self) -> None:
+        await self._aio.close()
+
+
+def native_engine_unavailable(engine: str) -> str | None:
+    """Why ``AIOClient(client, engine=engine)`` cannot be made here, or None.
+
+    Asked in a subprocess: the answer must not depend on what the runner imported.
+    """
+    import subprocess
+
+    probe = (
+        "import asyncio, aboto3\n"
+        "from benchmarks.contenders import boto3_client\n"
+        "async def main():\n"
+        f"    aio = aboto3.AIOClient(boto3_client('ssm', None, 10), engine={engine!r})\n"
+        "    await aio.close()\n"
+        "asyncio.run(main())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=BENCH_DIR.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if result.returncode == 0:
+        return None
+    lines = result.stderr.strip().splitlines()
+    return f'AIOClient(engine="{engine}") is not available: {lines[-1] if lines else "?"}'
+
+
+class RunInExecutor(Contender):
+    key = "run_in_executor"
+    label = "loop.run_in_executor"
+    thread_based = True
+    workloads = frozenset({"noop"})
+    about = "loop.run_in_executor(ThreadPoolExecutor(pool), noop): the bridge baseline"
+
+    async def open(self, cell: Cell, endpoint_url: str | None) -> AsyncCall:
+        self._executor = executor = ThreadPoolExecutor(max_workers=cell.pool)
+        loop = asyncio.get_running_loop()
+
+        async def bridge() -> object:
+            return await loop.run_in_executor(executor, noop)
+
+        return bridge
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False)
+
+
+CONTENDERS: dict[str, Contender] = {
+    c.key: c
+    for c in (
+        SyncBoto3(),
+        BotocoreFloor(),
+        ToThread(),
+        OriginalAboto3(),
+        AioBotocore(),
+        Aboto3("threads"),
+        Aboto3("native"),
+        RunInExecutor(),
+    )
+}
