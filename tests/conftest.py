@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socketserver
+import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import pytest
@@ -184,3 +187,19 @@ def tls_moto_server(tls_files: TLSFiles) -> Iterator[str]:
     """A moto server over HTTPS with ``tls_files``' certificate (https://127.0.0.1:port)."""
     with local_aws.moto_server(cert=tls_files.cert, key=tls_files.key) as url:
         yield url
+
+
+ServerT = TypeVar("ServerT", bound=socketserver.BaseServer)
+
+
+@contextlib.contextmanager
+def serving(server: ServerT) -> Iterator[ServerT]:
+    """Run a ``socketserver`` server on a daemon thread for the ``with`` block."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -13,7 +13,6 @@ import socketserver
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Iterator
 from typing import Any, Callable
 
@@ -24,7 +23,7 @@ from botocore.config import Config
 import aboto3
 from benchmarks.stub import StubServer
 
-from .conftest import REGION, TLSFiles, comparable
+from .conftest import REGION, TLSFiles, comparable, serving
 
 PATH_STYLE = {"s3": {"addressing_style": "path"}}
 
@@ -97,12 +96,8 @@ class _ConnectHandler(socketserver.BaseRequestHandler):
 
 @pytest.fixture
 def connect_proxy() -> Iterator[_ConnectProxy]:
-    server = _ConnectProxy()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(_ConnectProxy()) as server:
+        yield server
 
 
 @pytest.mark.parametrize("engine", ["threads", "native"])
@@ -151,15 +146,11 @@ class _Latin1Handler(socketserver.BaseRequestHandler):
 async def test_header_bytes_are_latin_1(engine: str) -> None:
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Latin1Handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(server):
         s3 = s3_client(f"http://127.0.0.1:{server.server_address[1]}")
         expected = s3.head_object(Bucket="b", Key="k")
         async with aboto3.AIOClient(s3, engine=engine) as aio:
             actual = await aio.head_object(Bucket="b", Key="k")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert actual["Metadata"] == expected["Metadata"] == {"name": "café", "utf8": "cafÃ©"}
 
 

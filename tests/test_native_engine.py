@@ -28,6 +28,8 @@ from aboto3 import _core
 from aboto3._native import NativeHTTPSession
 from benchmarks.stub import StubServer
 
+from .conftest import serving
+
 REGION = "us-east-1"
 
 
@@ -408,12 +410,8 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def forward_proxy() -> Iterator[_ForwardProxy]:
-    server = _ForwardProxy()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(_ForwardProxy()) as server:
+        yield server
 
 
 @pytest.mark.parametrize("engine", ["threads", "native"])

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["discard", "start"]
+__all__ = ["close_after", "discard", "start"]
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -37,3 +37,12 @@ def discard(future: asyncio.Future[Any] | None) -> None:
     still finishes there, and its outcome is dropped)."""
     if future is not None and not future.done():
         future.cancel()
+
+
+def close_after(pending: asyncio.Future[Any] | None, close: Callable[[], object]) -> None:
+    """Call ``close`` now, or once the engine read in flight has returned: a
+    stream is never closed under a read, and closing never waits."""
+    if pending is None:
+        close()
+    else:
+        pending.add_done_callback(lambda _: close())

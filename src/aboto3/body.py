@@ -153,11 +153,7 @@ class AIOStreamingBody:
         """
         self._closed = True
         self._buffer, self._offset = b"", 0
-        pending = self._pending
-        if pending is None:
-            self._body.close()
-        else:
-            pending.add_done_callback(lambda _: self._body.close())
+        _inflight.close_after(self._pending, self._body.close)
 
     async def __aenter__(self) -> AIOStreamingBody:
         return self

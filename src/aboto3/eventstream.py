@@ -81,11 +81,7 @@ class AIOEventStream:
         soon as that read returns.
         """
         self._closed = True
-        pending = self._pending
-        if pending is None:
-            self._stream.close()
-        else:
-            pending.add_done_callback(lambda _: self._stream.close())
+        _inflight.close_after(self._pending, self._stream.close)
 
     async def __aenter__(self) -> AIOEventStream:
         return self
