@@ -290,3 +290,19 @@ async def test_completions_wake_the_loop_once_per_batch(make_client: Callable[..
         time.sleep(0.3)  # the loop is busy (GIL released): every call finishes meanwhile
         assert [await call for call in calls] == [0] * 200
         assert bridge.signals - before == 1
+
+
+@pytest.mark.parametrize("engine", ["threads", "native"])
+async def test_more_unread_bodies_than_connections(stub: StubServer, engine: str) -> None:
+    # Bodies bigger than the read-ahead buffer, held unread: their responses must
+    # not keep the connection slots that the next calls need (boto3 just opens
+    # another connection).
+    s3 = s3_client(stub.endpoint_url, max_pool_connections=2)
+    keys = [f"big{i}-{8 * 1024 * 1024}" for i in range(4)]
+    expected = [len(s3.get_object(Bucket="b", Key=key)["Body"].read()) for key in keys]
+    async with aboto3.AIOClient(s3, engine=engine) as aio:
+        responses = await asyncio.wait_for(
+            asyncio.gather(*(aio.get_object(Bucket="b", Key=key) for key in keys)), 10
+        )
+        actual = [len(await response["Body"].read()) for response in responses]
+    assert actual == expected == [8 * 1024 * 1024] * 4

@@ -64,20 +64,25 @@ def _timeouts(timeout: Any) -> tuple[float, float]:
 
 
 class _BufferedBody:
-    """The ``raw`` of a response whose body arrived whole."""
+    """The ``raw`` of a response whose body arrived whole (botocore takes it
+    with one ``stream()`` pass; event hooks may ``read`` it as urllib3's)."""
 
     def __init__(self, data: bytes) -> None:
         self._data = data
+        self._offset = 0
 
     def stream(self, amt: int | None = None, decode_content: bool | None = None) -> Iterator[bytes]:
-        return iter((self._data,))
+        data = self.read()
+        return iter((data,) if data else ())
 
     def read(self, amt: int | None = None) -> bytes:
-        data, self._data = self._data, b""
-        return data
+        start = self._offset
+        end = len(self._data) if amt is None or amt < 0 else min(len(self._data), start + amt)
+        self._offset = end
+        return self._data if start == 0 and end == len(self._data) else self._data[start:end]
 
     def close(self) -> None:
-        self._data = b""
+        self._data, self._offset = b"", 0
 
 
 class _StreamingBody(io.RawIOBase):

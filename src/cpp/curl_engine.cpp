@@ -213,6 +213,7 @@ void CurlEngine::run() {
             if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
             if (events[i].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
             curl_multi_socket_action(multi_, fd, flags, &still_running);
+            release_paused();
         }
         if (woken) {
             std::uint64_t counter;
@@ -224,6 +225,7 @@ void CurlEngine::run() {
         if (timer_armed_ && now >= timer_deadline_) {
             timer_armed_ = false;
             curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &still_running);
+            release_paused();
         }
         collect_finished();
         if (now >= next_idle_check_) expire_idle(now);
@@ -255,7 +257,8 @@ void CurlEngine::run_commands() {
                 break;
             case Kind::Resume:
                 if (running_.count(transfer.get())) {
-                    transfer->resume_transfer();
+                    transfer->resume_transfer();  // runs on without a slot: see release_slot
+                    release_paused();
                     watch_idle(*transfer, Clock::now());
                 }
                 break;
@@ -335,13 +338,14 @@ void CurlEngine::start(std::shared_ptr<Transfer> transfer) {
         easy = spare_handles_.back();
         spare_handles_.pop_back();
     }
-    if (easy == nullptr || transfer->setup(easy) == nullptr ||
+    if (easy == nullptr || transfer->setup(easy, &paused_) == nullptr ||
         curl_multi_add_handle(multi_, easy) != CURLM_OK) {
         transfer->finish(CURLE_OUT_OF_MEMORY);
         in_flight_.fetch_sub(1, std::memory_order_relaxed);
         return;
     }
     ++session.active;
+    transfer->holds_slot = true;
     watch_idle(*transfer, Clock::now());
     Transfer* key = transfer.get();
     running_.emplace(key, std::move(transfer));
@@ -361,16 +365,32 @@ void CurlEngine::complete(Transfer* transfer, CURLcode code) {
         curl_easy_cleanup(easy);
     }
     std::shared_ptr<Session> session = transfer->session();
+    release_slot(*transfer);
     running_.erase(transfer);  // may destroy it: not touched below
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
-    --session->active;
-    while (!session->waiting.empty() && session->active < session->config.max_connections) {
-        std::shared_ptr<Transfer> next = std::move(session->waiting.front());
-        session->waiting.pop_front();
-        start(std::move(next));
-    }
     if (session->release_when_idle && session->active == 0 && session->waiting.empty()) {
         release_share(*session);
+    }
+}
+
+void CurlEngine::release_slot(Transfer& transfer) {
+    if (!transfer.holds_slot) return;
+    transfer.holds_slot = false;
+    Session& session = *transfer.session();
+    --session.active;
+    while (!session.waiting.empty() && session.active < session.config.max_connections) {
+        std::shared_ptr<Transfer> next = std::move(session.waiting.front());
+        session.waiting.pop_front();
+        start(std::move(next));
+    }
+}
+
+void CurlEngine::release_paused() {
+    // Collected by libcurl callbacks, handled here: no multi call from inside one.
+    std::vector<Transfer*> paused;
+    paused.swap(paused_);
+    for (Transfer* transfer : paused) {
+        if (running_.count(transfer)) release_slot(*transfer);
     }
 }
 

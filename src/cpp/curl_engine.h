@@ -54,6 +54,10 @@ private:
     void start_or_queue(std::shared_ptr<Transfer> transfer);
     void start(std::shared_ptr<Transfer> transfer);
     void complete(Transfer* transfer, CURLcode code);
+    // A transfer gives its slot back when it ends or first waits for its
+    // reader; the next queued transfer of its session may then start.
+    void release_slot(Transfer& transfer);
+    void release_paused();
     void release_share(Session& session);
     void collect_finished();
     void expire_idle(Clock::time_point now);
@@ -80,6 +84,10 @@ private:
     // Reset easy handles kept for the next transfers: creating one costs more
     // than the rest of a small request's client-side work.
     std::vector<CURL*> spare_handles_;
+    // Streaming transfers that paused for their reader during the last libcurl
+    // call: they stop counting against their session's cap, as urllib3 opens
+    // another connection while a response body waits to be read.
+    std::vector<Transfer*> paused_;
 
     std::atomic<std::size_t> in_flight_{0};
 };

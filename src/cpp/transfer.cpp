@@ -160,9 +160,10 @@ CURL* Transfer::take_easy() {
     return easy;
 }
 
-CURL* Transfer::setup(CURL* easy) {
+CURL* Transfer::setup(CURL* easy, std::vector<Transfer*>* paused) {
     const SessionConfig& config = session_->config;
     easy_ = easy;
+    paused_list_ = paused;
 
     curl_easy_setopt(easy, CURLOPT_URL, request_.url.c_str());
     curl_easy_setopt(easy, CURLOPT_SHARE, session_->share);
@@ -337,6 +338,7 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) {
     std::unique_lock<std::mutex> lock(t->mutex_);
     if (t->cancelled_) return 0;  // makes libcurl abort the transfer
     if (t->request_.stream && t->body_.size() - t->body_read_ >= kHighWater) {
+        if (!t->paused_) t->paused_list_->push_back(t);
         t->paused_ = true;  // libcurl keeps this chunk and offers it again on resume
         return CURL_WRITEFUNC_PAUSE;
     }

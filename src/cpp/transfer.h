@@ -103,8 +103,9 @@ public:
     const std::shared_ptr<Session>& session() const { return session_; }
 
     // ---- I/O thread ----
-    // Configures `easy` (a fresh or reset handle) for this request.
-    CURL* setup(CURL* easy);
+    // Configures `easy` (a fresh or reset handle) for this request; `paused`
+    // collects transfers that stop for a slow reader (see CurlEngine).
+    CURL* setup(CURL* easy, std::vector<Transfer*>* paused);
     CURL* easy() const { return easy_; }
     // Hands the easy handle back for reuse once the transfer is over.
     CURL* take_easy();
@@ -140,6 +141,13 @@ private:
     bool connected_ = false;
     bool idle_timed_out_ = false;
     bool callback_failed_ = false;
+    std::vector<Transfer*>* paused_list_ = nullptr;
+
+public:
+    // I/O thread: whether this transfer counts against its session's cap.
+    bool holds_slot = false;
+
+private:
     std::vector<std::pair<std::string, std::string>> incoming_headers_;
 
     // Shared with the Python side, under mutex_.
