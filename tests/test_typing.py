@@ -137,3 +137,28 @@ def test_misuse_is_caught(tmp_path: Path) -> None:
     assert 'Incompatible types in "await" (actual type "AIOWaiter"' in output, output
     assert "must be used" in output, output  # the un-awaited read
     assert '"AIOStreamingBody" has no attribute "__iter__"' in output, output
+
+
+def test_extension_stubs_match_the_extension() -> None:
+    """``_core.pyi`` names exactly what the C++ extension exposes."""
+    import ast
+    from pathlib import Path
+
+    import aboto3
+    from aboto3 import _core
+
+    stub = ast.parse((Path(aboto3.__file__).parent / "_core.pyi").read_text())
+    declared: dict[str, set[str]] = {}
+    for node in stub.body:
+        if isinstance(node, ast.ClassDef):
+            declared[node.name] = {
+                item.name for item in node.body if isinstance(item, ast.FunctionDef)
+            } - {"__init__"}
+        elif isinstance(node, ast.FunctionDef):
+            declared[node.name] = set()
+    exposed = {name for name in dir(_core) if not name.startswith("_")}
+    assert set(declared) == exposed
+    for name, members in declared.items():
+        if members:
+            public = {m for m in dir(getattr(_core, name)) if not m.startswith("_")}
+            assert members == public, name

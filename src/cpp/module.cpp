@@ -227,9 +227,7 @@ NB_MODULE(_core, m) {
             },
             "bridge"_a, "future"_a)
         .def_prop_ro("max_workers", &ThreadPool::max_workers)
-        .def_prop_ro("thread_count", &ThreadPool::thread_count)
-        .def_prop_ro("queued", &ThreadPool::queued)
-        .def_prop_ro("is_shutdown", &ThreadPool::is_shutdown);
+        .def_prop_ro("thread_count", &ThreadPool::thread_count);
 
     m.def("shutdown_all_pools", &ThreadPool::shutdown_all,
           "Stop every pool and wait for its workers; run at interpreter exit.");
@@ -302,7 +300,6 @@ NB_MODULE(_core, m) {
         .def("send", &HttpSession::send, "method"_a, "url"_a, "headers"_a, "body"_a.none(),
             "stream"_a, "proxy_url"_a = "", "read_timeout"_a = -1.0,
             "Queue a request on the I/O thread; returns its Transfer at once.")
-        .def_prop_ro("max_connections", [](HttpSession& s) { return s.session->config.max_connections; })
         .def("release_connections",
             [](HttpSession& s) { CurlEngine::instance()->release_connections(s.session); },
             "Close this session's pooled connections once its calls in flight are over.");
@@ -311,5 +308,4 @@ NB_MODULE(_core, m) {
           "Stop the libcurl I/O thread; run at interpreter exit.");
     m.def("curl_in_flight", [] { return CurlEngine::instance()->in_flight(); },
           "Transfers submitted to the I/O thread and not yet finished.");
-    m.def("curl_version", [] { return std::string(curl_version()); });
 }

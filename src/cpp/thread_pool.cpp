@@ -375,16 +375,6 @@ std::size_t ThreadPool::thread_count() const {
     return state_->live;
 }
 
-std::size_t ThreadPool::queued() const {
-    std::lock_guard<std::mutex> lock(state_->mutex);
-    return state_->jobs.size();
-}
-
-bool ThreadPool::is_shutdown() const {
-    std::lock_guard<std::mutex> lock(state_->mutex);
-    return state_->stopping;
-}
-
 void ThreadPool::shutdown_all() {
     stop_injector();
     std::vector<std::shared_ptr<State>> states;

@@ -35,8 +35,6 @@ public:
 
     std::size_t max_workers() const { return max_workers_; }
     std::size_t thread_count() const;
-    std::size_t queued() const;
-    bool is_shutdown() const;
 
     // Stops every pool's workers and waits for them: the interpreter-exit
     // hook, which must run before CPython starts finalizing.
