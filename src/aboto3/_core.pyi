@@ -91,6 +91,7 @@ class HttpSession:
         stream: bool,
         proxy_url: str = "",
         read_timeout: float = -1.0,
+        target: str = "",
     ) -> Transfer: ...
     def release_connections(self) -> None: ...
 

@@ -21,6 +21,7 @@ import botocore.retries.bucket
 from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
 from botocore.httpsession import URLLib3Session, get_cert_path
+from urllib3.util.url import _encode_target, parse_url
 
 from . import _core
 from ._engine import Engine, ThreadEngine, bridge_for, running_loop
@@ -227,6 +228,7 @@ class NativeHTTPSession:
             stream,
             proxy_url,
             -1.0 if read_timeout is None else float(read_timeout),
+            self._request_target(request.url, proxy_url),
         )
         try:
             _wait(transfer, _HEADERS if stream else _DONE)
@@ -240,6 +242,15 @@ class NativeHTTPSession:
             _raise(transfer.send_error())
         raw: Any = _StreamingBody(transfer) if stream else _BufferedBody(transfer.read())
         return AWSResponse(request.url, transfer.status, dict(transfer.headers()), raw)
+
+    def _request_target(self, url: str, proxy_url: str) -> str:
+        """The request target urllib3 would send for ``url``: botocore's own
+        choice (path and query, or the absolute URL for a forwarding proxy),
+        then what urllib3's ``urlopen`` does to it before the request line."""
+        target: str = self.original._get_request_target(url, proxy_url or None)
+        if target.startswith("/"):
+            return str(_encode_target(target))
+        return str(parse_url(target).url)
 
     def _read_body(self, body: Any) -> bytes:
         if not hasattr(body, "read"):

@@ -144,8 +144,9 @@ struct HttpSession {
 
     TransferHandle send(const std::string& method, const std::string& url, nb::list headers,
                         std::optional<nb::object> body, bool stream, const std::string& proxy_url,
-                        double read_timeout) {
+                        double read_timeout, const std::string& target) {
         Request request;
+        request.target = target;
         request.read_timeout_ms = read_timeout < 0 ? -1 : static_cast<long>(read_timeout * 1000);
         request.method = method;
         request.url = url;
@@ -165,10 +166,16 @@ struct HttpSession {
             // libcurl sends "Name;" as a header with an empty value.
             request.header_lines.push_back(value.empty() ? name + ";" : name + ": " + value);
         }
-        // Send what urllib3 sends: no libcurl defaults, no unasked-for Expect.
+        // Send what urllib3 sends: no libcurl defaults, no unasked-for Expect,
+        // and http.client's Accept-Encoding where it puts it, right after Host
+        // (libcurl sends Host first, then these lines in order).
         if (!has_expect) request.header_lines.emplace_back("Expect:");
         if (!has_accept) request.header_lines.emplace_back("Accept:");
-        if (!has_accept_encoding) request.header_lines.emplace_back("Accept-Encoding: identity");
+        if (!has_accept_encoding) {
+            request.header_lines.insert(request.header_lines.begin(), "Accept-Encoding: identity");
+        }
+        // Through a forwarding proxy libcurl would add a Proxy-Connection header.
+        if (!target.empty() && target[0] != '/') request.header_lines.emplace_back("Proxy-Connection:");
         if (body && !body->is_none()) {
             request.body = as_bytes(*body);
         }
@@ -298,8 +305,10 @@ NB_MODULE(_core, m) {
             "ca_file"_a = "", "client_cert"_a = "", "client_key"_a = "", "tcp_keepalive"_a = false,
             "proxy_ca_file"_a = "", "proxy_client_cert"_a = "", "proxy_client_key"_a = "")
         .def("send", &HttpSession::send, "method"_a, "url"_a, "headers"_a, "body"_a.none(),
-            "stream"_a, "proxy_url"_a = "", "read_timeout"_a = -1.0,
-            "Queue a request on the I/O thread; returns its Transfer at once.")
+            "stream"_a, "proxy_url"_a = "", "read_timeout"_a = -1.0, "target"_a = "",
+            "Queue a request on the I/O thread; returns its Transfer at once. A target\n"
+            "starting with '/' goes on the request line verbatim, url then only says\n"
+            "where to connect; an absolute target (for a forwarding proxy) replaces url.")
         .def("release_connections",
             [](HttpSession& s) { CurlEngine::instance()->release_connections(s.session); },
             "Close this session's pooled connections once its calls in flight are over.");

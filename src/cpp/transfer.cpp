@@ -28,6 +28,14 @@ bool same_name(const std::string& a, const std::string& b) {
            });
 }
 
+// "scheme://authority/" of a URL: what libcurl needs to connect.
+std::string authority_of(const std::string& url) {
+    const std::size_t scheme_end = url.find("://");
+    if (scheme_end == std::string::npos) return url;
+    const std::size_t end = url.find_first_of("/?#", scheme_end + 3);
+    return url.substr(0, end) + "/";
+}
+
 }  // namespace
 
 
@@ -165,7 +173,21 @@ CURL* Transfer::setup(CURL* easy, std::vector<Transfer*>* paused) {
     easy_ = easy;
     paused_list_ = paused;
 
-    curl_easy_setopt(easy, CURLOPT_URL, request_.url.c_str());
+    // libcurl would rewrite the path (remove "." and ".." segments, re-encode
+    // bytes) and lose a fragment. So in origin form it only gets the scheme
+    // and authority to connect to, and the request target goes out verbatim.
+    // An absolute target (to a forwarding proxy) is built by libcurl from the
+    // URL whatever CURLOPT_REQUEST_TARGET says: it gets the target itself,
+    // already normalised as urllib3 sends it, and is told not to touch the path.
+    const std::string& target = request_.target;
+    if (!target.empty() && target[0] == '/') {
+        curl_url_ = authority_of(request_.url);
+        curl_easy_setopt(easy, CURLOPT_REQUEST_TARGET, target.c_str());
+    } else {
+        curl_url_ = target.empty() ? request_.url : target;
+    }
+    curl_easy_setopt(easy, CURLOPT_URL, curl_url_.c_str());
+    curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(easy, CURLOPT_SHARE, session_->share);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, this);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);

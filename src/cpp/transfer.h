@@ -57,7 +57,11 @@ struct Session {
 
 struct Request {
     std::string method;
-    std::string url;
+    std::string url;  // as botocore built it (for error messages)
+    // What urllib3 would put on the request line: a path and query ("origin
+    // form", sent byte for byte) or, to a forwarding proxy, an absolute URL.
+    // Empty: libcurl's own, from url.
+    std::string target;
     std::string proxy_url;  // empty: no proxy (botocore already decided)
     std::vector<std::string> header_lines;  // "Name: value"
     std::string body;
@@ -135,6 +139,7 @@ private:
 
     // I/O thread only.
     CURL* easy_ = nullptr;
+    std::string curl_url_;  // the URL libcurl gets (kept alive for the transfer)
     curl_slist* header_list_ = nullptr;
     std::size_t upload_offset_ = 0;
     Clock::time_point last_activity_;
