@@ -282,13 +282,78 @@ async def test_close_while_reading(stalled: tuple[Stalled, Any]) -> None:
     await asyncio.sleep(0.05)
 
 
-async def test_blocking_sync_api_is_refused(s3_pair: tuple[Any, Any]) -> None:
+async def test_sync_reads_refused_unknown_names_like_boto3(s3_pair: tuple[Any, Any]) -> None:
     s3, aio = s3_pair
     s3.put_object(Bucket="bodies", Key="k", Body=b"abc\ndef\n")
+    sync_body = s3.get_object(Bucket="bodies", Key="k")["Body"]
     body = (await aio.get_object(Bucket="bodies", Key="k"))["Body"]
-    with pytest.raises(AttributeError, match=r"await body\.read"):
-        body.readline()
+    # A sync read would bypass the body's buffer: refused, with its async twin named.
+    with pytest.raises(AttributeError, match=r"'next'; use .*async for chunk in body"):
+        body.next()
     with pytest.raises(TypeError):
         iter(body)
-    assert body.readable() is True
-    assert await body.read() == b"abc\ndef\n"
+    # An unknown name: boto3's AttributeError, naming aboto3's class instead.
+    with pytest.raises(AttributeError) as sync_error:
+        sync_body.no_such_attribute  # noqa: B018
+    with pytest.raises(AttributeError) as error:
+        body.no_such_attribute  # noqa: B018
+    owner = type(sync_body).__name__
+    assert str(error.value) == str(sync_error.value).replace(owner, "AIOStreamingBody")
+    assert str(error.value) == "'AIOStreamingBody' object has no attribute 'no_such_attribute'"
+    # No-I/O methods pass through as they are.
+    assert body.readable() is sync_body.readable() is True
+    assert await body.readline() == sync_body.readline() == b"abc\n"
+    assert await body.read() == sync_body.read() == b"def\n"
+    sync_body.close()
+
+
+@pytest.mark.parametrize("size", [None, 1, 7, 4096])
+async def test_readline_like_boto3(s3_pair: tuple[Any, Any], size: int | None) -> None:
+    s3, aio = s3_pair
+    rng = random.Random(5)
+    # Lines short and long (past the 128 KiB batch), empty ones, no final newline.
+    text = b"".join(b"x" * rng.choice([0, 1, 80, 200_000]) + b"\n" for _ in range(40)) + b"tail"
+    s3.put_object(Bucket="bodies", Key="lines", Body=text)
+    sync_body = s3.get_object(Bucket="bodies", Key="lines")["Body"]
+    expected = []
+    while line := sync_body.readline(-1 if size is None else size):
+        expected.append(line)
+    body = (await aio.get_object(Bucket="bodies", Key="lines"))["Body"]
+    got = []
+    while line := await body.readline(size):
+        got.append(line)
+    assert got == expected
+    assert b"".join(got) == text
+    assert body.tell() == len(text)
+
+
+async def test_passed_through_method_runs_on_the_engine(s3_pair: tuple[Any, Any]) -> None:
+    # A method of botocore's body that aboto3 does not know (as a newer botocore
+    # may add) may do I/O: it is awaited, and runs off the event loop.
+    s3, aio = s3_pair
+    s3.put_object(Bucket="bodies", Key="k", Body=b"data")
+    body = (await aio.get_object(Bucket="bodies", Key="k"))["Body"]
+    loop_thread = threading.get_ident()
+    seen: list[bool] = []
+
+    def new_method(value: int) -> int:
+        from aboto3._suspend import in_engine_greenlet
+
+        seen.append(threading.get_ident() != loop_thread or in_engine_greenlet())
+        return value * 2
+
+    body.streaming_body.new_method = new_method
+    assert await body.new_method(21) == 42
+    assert seen == [True]
+    await body.aclose()
+
+
+async def test_aclose(s3_pair: tuple[Any, Any]) -> None:
+    s3, aio = s3_pair
+    s3.put_object(Bucket="bodies", Key="k", Body=random_bytes(BIG))
+    body = (await aio.get_object(Bucket="bodies", Key="k"))["Body"]
+    assert await body.read(10) == random_bytes(BIG)[:10]
+    await body.aclose()  # as aiobotocore's bodies
+    assert body.closed
+    assert body.streaming_body._raw_stream.closed
+    await body.aclose()  # closing twice is fine, as close() is

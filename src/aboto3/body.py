@@ -24,10 +24,25 @@ __all__ = ["BATCH_SIZE", "AIOStreamingBody"]
 # (Kinesis Video GetMedia...) and is read exactly as asked, so that each read
 # returns as soon as its own bytes have arrived.
 BATCH_SIZE = 128 * 1024
+_MISSING: Any = object()
 _DEFAULT_CHUNK_SIZE = 1024  # botocore's StreamingBody._DEFAULT_CHUNK_SIZE
 
-# Methods of the sync body that would read (block) and have no async twin here.
-_BLOCKING = frozenset({"readline", "readall", "next", "__next__", "__iter__"})
+# Methods of botocore's body (``io.IOBase``'s, in newer botocore) that do no
+# I/O: passed through as they are.
+_NO_IO = frozenset(
+    {"set_socket_timeout", "seekable", "writable", "isatty", "fileno", "flush", "seek", "truncate",
+     "writelines"}
+)  # fmt: skip
+# Sync reads with an async twin under another name: passing them through would
+# read past this body's buffer.
+_READS = {
+    "next": "'await body.__anext__()' or 'async for chunk in body'",
+    "__next__": "'await body.__anext__()' or 'async for chunk in body'",
+    "__iter__": "'async for chunk in body'",
+    "readall": "'await body.read()'",
+    "read1": "'await body.read(n)'",
+    "readinto1": "'await body.readinto(buffer)'",
+}
 
 
 class AIOStreamingBody:
@@ -99,6 +114,33 @@ class AIOStreamingBody:
         view[: len(data)] = data
         return len(data)
 
+    async def readline(self, size: int | None = -1) -> bytes:
+        """One line, ending with its newline (or the rest of the body), at most
+        ``size`` bytes if given, as boto3's ``readline``."""
+        limit = -1 if size is None or size < 0 else size
+        parts: list[bytes] = []
+        got = 0
+        while True:
+            if self._pending is not None:
+                await self._settle(self._pending)
+                continue
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            buffer, start = self._buffer, self._offset
+            stop = len(buffer) if limit < 0 else min(len(buffer), start + limit - got)
+            newline = buffer.find(b"\n", start, stop)
+            if newline >= 0:
+                stop = newline + 1
+            if stop > start:
+                parts.append(self._take(stop - start))
+                got += stop - start
+            if newline >= 0 or got == limit or self._ended:
+                return b"".join(parts)
+            # A body of unknown length may be a live stream: never ask it for
+            # bytes beyond the line (IOBase.readline reads one at a time too).
+            self._start(self._min_read or 1)
+
     async def readlines(self) -> list[bytes]:
         """All remaining lines, each ending with its newline, as boto3's ``readlines``."""
         return io.BytesIO(await self.read()).readlines()
@@ -155,6 +197,10 @@ class AIOStreamingBody:
         self._buffer, self._offset = b"", 0
         _inflight.close_after(self._pending, self._body.close)
 
+    async def aclose(self) -> None:
+        """``close()``, awaitable, as aiobotocore's bodies have it."""
+        self.close()
+
     async def __aenter__(self) -> AIOStreamingBody:
         return self
 
@@ -167,13 +213,25 @@ class AIOStreamingBody:
         self.close()
 
     def __getattr__(self, name: str) -> Any:
-        # Harmless attributes of botocore's body (set_socket_timeout, checksum...).
-        if name in _BLOCKING or name.startswith("__"):
-            raise AttributeError(
-                f"{type(self).__name__} has no attribute {name!r}; "
-                "use 'await body.read()' or 'async for chunk in body'"
-            )
-        return getattr(self._body, name)
+        # Reached only for names this class does not define: botocore's body's
+        # other attributes. Data and methods that do no I/O pass through; any
+        # other method (one a newer botocore may add) runs on the engine.
+        attr = _MISSING
+        if name not in _READS and not name.startswith("__"):
+            attr = getattr(self._body, name, _MISSING)
+        if attr is _MISSING:
+            hint = f"; use {_READS[name]}" if name in _READS else ""
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}{hint}")
+        if name in _NO_IO or not callable(attr):
+            return attr
+        run = self._run
+
+        async def method(*args: Any, **kwargs: Any) -> Any:
+            return await run(attr, *args, **kwargs)
+
+        method.__name__ = name
+        method.__doc__ = getattr(attr, "__doc__", None)
+        return method
 
     def __repr__(self) -> str:
         return f"<aboto3.AIOStreamingBody of {self._body!r}>"

@@ -83,6 +83,10 @@ class AIOEventStream:
         self._closed = True
         _inflight.close_after(self._pending, self._stream.close)
 
+    async def aclose(self) -> None:
+        """``close()``, awaitable, as aiobotocore's event streams have it."""
+        self.close()
+
     async def __aenter__(self) -> AIOEventStream:
         return self
 
