@@ -289,3 +289,14 @@ async def test_close(serve: Callable[..., Any]) -> None:
         first = await stream.__anext__()
         assert first == {"messageStart": {"role": "assistant"}}
     assert stream.closed
+
+
+async def test_aclose(serve: Callable[..., Any]) -> None:
+    # aiobotocore's spelling: await stream.aclose() closes the connection.
+    _, aio, _ = serve("bedrock-runtime", converse_frames())
+    stream = (await aio.converse_stream(**CONVERSE))["stream"]
+    assert await stream.__anext__() == {"messageStart": {"role": "assistant"}}
+    await stream.aclose()
+    assert stream.closed
+    assert stream.event_stream._raw_stream.closed
+    await stream.aclose()  # twice is fine, as close() is

@@ -7,6 +7,7 @@ While the caller works on one page the next one is already being fetched
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ import jmespath
 from . import _inflight
 from ._engine import Engine
 
-__all__ = ["AIOPageIterator", "AIOPaginator"]
+__all__ = ["AIOPageIterator", "AIOPaginator", "AIOResultKeyIterator"]
 
 _END: Any = object()
 _NOT_ITERATED: Any = object()
@@ -42,6 +43,11 @@ class AIOPaginator:
     def paginator(self) -> Any:
         """The wrapped botocore paginator."""
         return self._paginator
+
+    @property
+    def result_keys(self) -> Any:
+        """The JMESPath expressions of the paginated results, as boto3's."""
+        return self._paginator.result_keys
 
     def paginate(self, **kwargs: Any) -> AIOPageIterator:
         """Like boto3's ``paginate``, including ``PaginationConfig``
@@ -122,8 +128,17 @@ class AIOPageIterator:
         result: dict[str, Any] = await self._engine.run(self._page_iterator.build_full_result)
         return result
 
+    def result_key_iters(self) -> list[AIOResultKeyIterator]:
+        """One async iterator per result key, over that key's items across the
+        pages, as boto3's ``result_key_iters``; together they fetch each page once.
+        """
+        result_keys = self.result_keys
+        pages = _SharedPages(self, len(result_keys))
+        return [AIOResultKeyIterator(pages, i, key) for i, key in enumerate(result_keys)]
+
     @property
     def result_keys(self) -> Any:
+        """The JMESPath expressions of the paginated results, as boto3's."""
         return self._page_iterator.result_keys
 
     @property
@@ -140,4 +155,67 @@ class AIOPageIterator:
 
     @property
     def non_aggregate_part(self) -> Any:
+        """The response's keys that are not paginated, from the first page."""
         return self._page_iterator.non_aggregate_part
+
+
+class _SharedPages:
+    """One pass over the pages, shared by several readers that each see every
+    page (``itertools.tee`` for async iterators): a page is fetched once, by
+    whichever reader needs it first, and kept until every reader has had it."""
+
+    def __init__(self, pages: AIOPageIterator, readers: int) -> None:
+        self._source = pages.__aiter__()
+        self._queues: list[collections.deque[Any]] = [collections.deque() for _ in range(readers)]
+        self._fetching: asyncio.Future[None] | None = None
+
+    async def next_page(self, reader: int) -> Any:
+        """The reader's next page, or ``_END``."""
+        queue = self._queues[reader]
+        while not queue:
+            if self._fetching is not None:
+                await asyncio.shield(self._fetching)  # another reader is fetching
+                continue
+            self._fetching = asyncio.get_running_loop().create_future()
+            # If this fetch is cancelled the pages cannot be resumed; the other
+            # readers must not mistake that for their end.
+            page: Any = _Failed(RuntimeError("aboto3: a reader fetching the pages was cancelled"))
+            try:
+                page = await self._source.__anext__()
+            except StopAsyncIteration:
+                page = _END
+            except Exception as error:  # every reader gets the error, none an early end
+                page = _Failed(error)
+            finally:
+                for each in self._queues:
+                    each.append(page)
+                self._fetching.set_result(None)
+                self._fetching = None
+        page = queue.popleft()
+        if isinstance(page, _Failed):
+            queue.appendleft(page)  # a failed pass stays failed
+            raise page.error
+        return page
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class AIOResultKeyIterator:
+    """The async twin of ``botocore.paginate.ResultKeyIterator``: the items of
+    one result key (``result_key``, a JMESPath expression) over every page."""
+
+    def __init__(self, pages: _SharedPages, reader: int, result_key: Any) -> None:
+        self._pages = pages
+        self._reader = reader
+        self.result_key = result_key
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        while True:
+            page = await self._pages.next_page(self._reader)
+            if page is _END:
+                return
+            for item in self.result_key.search(page) or []:
+                yield item
