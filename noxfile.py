@@ -87,7 +87,18 @@ def _wheel(session: nox.Session) -> str:
     out = ROOT / ".nox" / "compat-wheels" / str(version).strip() / sources.hexdigest()[:16]
     wheels = sorted(out.glob("aboto3-*.whl"))
     if not wheels:
-        session.run("python", "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT))
+        session.run(
+            "python",
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+            env={"CMAKE_BUILD_PARALLEL_LEVEL": os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", "2")},
+        )
         wheels = sorted(out.glob("aboto3-*.whl"))
     return str(wheels[-1])
 
