@@ -53,6 +53,8 @@ def _urllib3_enforces_content_length() -> bool:
     asked: dict[str, Any] = {}
 
     class Connection:
+        proxy_headers: dict[str, str] = {}  # noqa: RUF012 (botocore may set Host here)
+
         def urlopen(self, **kwargs: Any) -> NoReturn:
             asked.update(kwargs)
             raise _Asked
