@@ -59,32 +59,25 @@ def moto_server(
 
 
 def _serve(port: int, latency_ms: float, cert: str | None, key: str | None) -> None:
-    import os
+    """moto's own server (``moto.server.main``, its command line), whose
+    application answers ``latency_ms`` late."""
+    import moto.server
 
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import run_simple
+    if latency_ms:
+        delay = latency_ms / 1000
+        application: Any = moto.server.DomainDispatcherApplication
 
-    os.environ.setdefault("MOTO_PORT", str(port))
-    app: Any = DomainDispatcherApplication(create_backend_app)
-    delay = latency_ms / 1000
+        class Delayed(application):  # type: ignore[misc,valid-type]
+            def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+                time.sleep(delay)  # each request has its own server thread
+                return super().__call__(environ, start_response)
 
-    def delayed(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if delay:
-            time.sleep(delay)  # each request has its own server thread
-        return app(environ, start_response)
-
-    run_simple(
-        "127.0.0.1",
-        port,
-        delayed,
-        threaded=True,
-        ssl_context=(cert, key) if cert and key else None,
-        request_handler=MotoRequestHandler,
-    )
+        # main() builds its application from this name of its own module.
+        moto.server.DomainDispatcherApplication = Delayed  # type: ignore[misc]
+    argv = ["--host", "127.0.0.1", "--port", str(port)]
+    if cert and key:
+        argv += ["--ssl-cert", cert, "--ssl-key", key]
+    moto.server.main(argv)
 
 
 if __name__ == "__main__":

@@ -41,8 +41,39 @@ os.environ.update(
     AWS_EC2_METADATA_DISABLED="true",
 )
 
+# ABOTO3_TEST_LOOP=uvloop runs every async test on uvloop (CI runs the engine
+# and parity tests so once); pytest-asyncio makes its loops from the policy.
+if os.environ.get("ABOTO3_TEST_LOOP") == "uvloop":
+    import asyncio
+
+    import uvloop
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
 REGION = "us-east-1"
 ENGINES = ["threads", "executor", "native"]
+
+
+def has_operation(service: str, operation: str) -> bool:
+    """Whether the installed botocore models ``operation`` ("ConverseStream") of ``service``."""
+    import botocore.session
+    from botocore.exceptions import UnknownServiceError
+
+    try:
+        model = botocore.session.get_session().get_service_model(service)
+    except UnknownServiceError:
+        return False
+    return operation in model.operation_names
+
+
+def requires_operation(service: str, operation: str) -> pytest.MarkDecorator:
+    """Skip a test whose service or operation the installed botocore lacks (older models)."""
+    import botocore
+
+    return pytest.mark.skipif(
+        not has_operation(service, operation),
+        reason=f"botocore {botocore.__version__} has no {service} {operation}",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from botocore.exceptions import EventStreamError
 
 import aboto3
 
-from .conftest import REGION, comparable
+from .conftest import REGION, comparable, requires_operation
 from .scripted_server import Reply, ScriptedServer, event_frame, event_message
 
 EVENTSTREAM = {"Content-Type": "application/vnd.amazon.eventstream"}
@@ -143,9 +143,11 @@ def serve(make_aio: Callable[..., Any]) -> Iterator[Callable[..., tuple[Any, Any
         server.close()
 
 
+needs_converse_stream = requires_operation("bedrock-runtime", "ConverseStream")
 CONVERSE = {"modelId": "any-model", "messages": [{"role": "user", "content": [{"text": "Hi"}]}]}
 
 
+@needs_converse_stream
 async def test_bedrock_converse_stream_like_boto3(serve: Callable[..., Any]) -> None:
     sync_client, aio, _ = serve("bedrock-runtime", converse_frames())
     expected = sync_client.converse_stream(**CONVERSE)
@@ -188,6 +190,7 @@ async def test_kinesis_subscribe_to_shard_like_boto3(serve: Callable[..., Any]) 
     assert events[0]["SubscribeToShardEvent"]["Records"][0]["Data"] == b"record"
 
 
+@requires_operation("lambda", "InvokeWithResponseStream")
 async def test_lambda_response_stream_like_boto3(serve: Callable[..., Any]) -> None:
     frames = [
         event_message("PayloadChunk", b'{"part": %d}' % i, "application/octet-stream")
@@ -203,6 +206,7 @@ async def test_lambda_response_stream_like_boto3(serve: Callable[..., Any]) -> N
     assert events[0] == {"PayloadChunk": {"Payload": b'{"part": 0}'}}
 
 
+@needs_converse_stream
 @pytest.mark.parametrize("kind", ["exception", "error"])
 async def test_error_event_raises_like_boto3(serve: Callable[..., Any], kind: str) -> None:
     if kind == "exception":
@@ -241,6 +245,7 @@ async def test_error_event_raises_like_boto3(serve: Callable[..., Any], kind: st
     assert [event async for event in stream] == []  # ended, as boto3's
 
 
+@needs_converse_stream
 async def test_get_initial_response_like_boto3(serve: Callable[..., Any]) -> None:
     sync_client, aio, _ = serve("bedrock-runtime", converse_frames())
     sync_stream = sync_client.converse_stream(**CONVERSE)["stream"]
@@ -253,6 +258,7 @@ async def test_get_initial_response_like_boto3(serve: Callable[..., Any]) -> Non
     assert [event async for event in stream] == list(sync_stream)
 
 
+@needs_converse_stream
 async def test_cancelled_wait_loses_no_event(serve: Callable[..., Any]) -> None:
     _, aio, script = serve("bedrock-runtime", converse_frames())
     script.go.clear()  # the server pauses after the third delta
@@ -283,6 +289,7 @@ async def test_cancelled_wait_loses_no_event(serve: Callable[..., Any]) -> None:
     assert len(events) == 9
 
 
+@needs_converse_stream
 async def test_close(serve: Callable[..., Any]) -> None:
     _, aio, _ = serve("bedrock-runtime", converse_frames())
     async with (await aio.converse_stream(**CONVERSE))["stream"] as stream:

@@ -102,7 +102,7 @@ async def test_dynamodb(make_client: Callable[..., Any], make_aio: Callable[...,
     ddb = make_client("dynamodb")
     aio = make_aio(ddb)
     await aio.create_table(
-        TableName="t",
+        TableName="tbl",
         KeySchema=[
             {"AttributeName": "pk", "KeyType": "HASH"},
             {"AttributeName": "sk", "KeyType": "RANGE"},
@@ -115,24 +115,24 @@ async def test_dynamodb(make_client: Callable[..., Any], make_aio: Callable[...,
     )
     for i in range(10):
         await aio.put_item(
-            TableName="t",
+            TableName="tbl",
             Item={"pk": {"S": "a"}, "sk": {"N": str(i)}, "doc": {"M": {"n": {"N": str(i * 1.5)}}}},
         )
     key = {"pk": {"S": "a"}, "sk": {"N": "4"}}
-    expected, actual = await both(ddb, aio, "get_item", TableName="t", Key=key)
+    expected, actual = await both(ddb, aio, "get_item", TableName="tbl", Key=key)
     assert comparable(actual) == comparable(expected)
     assert actual["Item"]["doc"]["M"]["n"]["N"] == "6.0"
     expected, actual = await both(
         ddb,
         aio,
         "query",
-        TableName="t",
+        TableName="tbl",
         KeyConditionExpression="pk = :p",
         ExpressionAttributeValues={":p": {"S": "a"}},
     )
     assert comparable(actual) == comparable(expected)
     assert actual["Count"] == 10
-    expected, actual = await both(ddb, aio, "scan", TableName="t")
+    expected, actual = await both(ddb, aio, "scan", TableName="tbl")
     assert comparable(actual) == comparable(expected)
 
 

@@ -27,13 +27,44 @@ class FrozenTime:
         return getattr(time, name)
 
 
+class FrozenDatetime(datetime.datetime):
+    """``datetime.datetime`` whose ``utcnow()``/``now()`` are one instant."""
+
+    instant = datetime.datetime(2030, 5, 17, 12, 34, 56)
+
+    @classmethod
+    def utcnow(cls) -> datetime.datetime:
+        return cls.instant
+
+    @classmethod
+    def now(cls, tz: datetime.tzinfo | None = None) -> datetime.datetime:
+        if tz is None:
+            return cls.instant
+        return cls.instant.replace(tzinfo=datetime.timezone.utc).astimezone(tz)
+
+
+class FrozenDatetimeModule:
+    """Stands in for the ``datetime`` module in botocore.auth and botocore.signers."""
+
+    datetime = FrozenDatetime
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(datetime, name)
+
+
 @pytest.fixture
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> datetime.datetime:
     """Every signature (sync or async, on any thread, SigV4 or S3's SigV2 query
-    auth, which counts expiry from time.time()) is made at this instant."""
-    now = datetime.datetime(2030, 5, 17, 12, 34, 56)
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: now)
-    monkeypatch.setattr(botocore.signers, "get_current_datetime", lambda: now)
+    auth, which counts expiry from time.time()) is made at this instant.
+
+    botocore 1.40 and later ask ``get_current_datetime()``, earlier versions
+    ``datetime.datetime.utcnow()``: both are frozen, whichever is there.
+    """
+    now = FrozenDatetime.instant
+    for module in (botocore.auth, botocore.signers):
+        monkeypatch.setattr(module, "datetime", FrozenDatetimeModule())
+        if hasattr(module, "get_current_datetime"):
+            monkeypatch.setattr(module, "get_current_datetime", lambda *_, **__: now)
     epoch = now.replace(tzinfo=datetime.timezone.utc).timestamp()
     monkeypatch.setattr(botocore.auth, "time", FrozenTime(epoch))
     return now

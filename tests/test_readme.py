@@ -26,8 +26,30 @@ README = ROOT / "README.md"
 TIMEOUT = 90
 
 # Runs a file of Python source; top-level await makes it run in an event loop.
+# Every client a block makes must talk to the local moto server: botocore
+# before 1.31 ignores AWS_ENDPOINT_URL, so there the runner passes it as
+# endpoint_url itself, and any client whose endpoint is not on 127.0.0.1 stops
+# the block before it sends anything.
 RUNNER = """
-import ast, asyncio, inspect, sys
+import ast, asyncio, inspect, os, sys, urllib.parse
+import botocore.session
+
+local = os.environ["AWS_ENDPOINT_URL"]
+create_client = botocore.session.Session.create_client
+probe = create_client(botocore.session.Session(), "sts", region_name="us-east-1")
+honoured = probe.meta.endpoint_url == local
+probe.close()
+
+def local_client(self, service_name, *args, **kwargs):
+    if not honoured and len(args) < 5 and kwargs.get("endpoint_url") is None:
+        kwargs["endpoint_url"] = local
+    client = create_client(self, service_name, *args, **kwargs)
+    host = urllib.parse.urlsplit(client.meta.endpoint_url).hostname
+    if host != "127.0.0.1":
+        raise RuntimeError(f"README example would reach {client.meta.endpoint_url}, not moto")
+    return client
+
+botocore.session.Session.create_client = local_client
 path = sys.argv[1]
 source = open(path, encoding="utf-8").read()
 code = compile(source, path, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)

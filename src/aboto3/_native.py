@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import inspect
 import io
 import socket
 import sys
@@ -18,8 +19,10 @@ from typing import Any, Callable, NoReturn, TypeVar
 
 import botocore.endpoint
 import botocore.retries.bucket
-from botocore.awsrequest import AWSResponse
+import urllib3.response
+from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.client import BaseClient
+from botocore.exceptions import HTTPClientError
 from botocore.httpsession import URLLib3Session, get_cert_path
 from urllib3.util.url import _encode_target, parse_url
 
@@ -34,6 +37,53 @@ __all__ = ["NativeEngine", "NativeHTTPSession"]
 # What a wait on a transfer waits for (see Transfer.wait_async).
 _HEADERS, _DATA, _DONE = 0, 1, 2
 _DEFAULT_TIMEOUT = 60.0
+
+
+class _Asked(Exception):
+    """Ends the probe below at the point urllib3 would be asked to send."""
+
+
+def _urllib3_enforces_content_length() -> bool:
+    """Whether the installed botocore has urllib3 check Content-Length.
+
+    botocore 1.43.115 and later pass ``enforce_content_length=False``; earlier
+    versions pass nothing and get urllib3's default, off in 1.x and on in 2.x.
+    Rather than read version numbers, one request goes through a real
+    ``URLLib3Session`` whose connection only records what it is asked.
+    """
+    asked: dict[str, Any] = {}
+
+    class Connection:
+        proxy_headers: dict[str, str] = {}  # noqa: RUF012 (botocore may set Host here)
+
+        def urlopen(self, **kwargs: Any) -> NoReturn:
+            asked.update(kwargs)
+            raise _Asked
+
+    class Manager:
+        def connection_from_url(self, url: str) -> Connection:
+            return Connection()
+
+    session = URLLib3Session()
+    session._get_connection_manager = lambda *args, **kwargs: Manager()
+    try:
+        session.send(AWSRequest("GET", "http://127.0.0.1/").prepare())
+    except HTTPClientError:
+        pass  # _Asked, as botocore wraps any exception of urllib3
+    finally:
+        session.close()
+    default = inspect.signature(urllib3.response.HTTPResponse).parameters
+    urllib3_default = default["enforce_content_length"].default
+    return bool(asked.get("enforce_content_length", urllib3_default))
+
+
+# A body cut short by a clean close: with the check on (urllib3 2 under
+# botocore < 1.43.115) every read of it fails, so a whole (non-streaming) body
+# fails the send with ConnectionClosedError, which botocore retries; with it
+# off a whole body is parsed as it is, and only a streaming body read whole
+# fails (http.client's own check), read in pieces it just ends early and
+# botocore's length check (IncompleteReadError) reports it.
+ENFORCE_CONTENT_LENGTH = _urllib3_enforces_content_length()
 
 
 def _wait(transfer: _core.Transfer, want: int, min_bytes: int = 1) -> None:
@@ -126,12 +176,12 @@ class _StreamingBody(io.RawIOBase):
                     break
             if transfer.at_eof:
                 # Bytes that arrived before a failure are returned first, as
-                # urllib3 does; the failure surfaces on the next read. Like
-                # urllib3 under botocore, a body cut short by a clean close is
-                # only an error when read whole: piecewise reads just end, and
-                # botocore's content-length check reports it.
+                # urllib3 does; the failure surfaces on the next read. A body
+                # cut short by a clean close fails as ENFORCE_CONTENT_LENGTH says.
                 failing = transfer.failed and (read_all or not parts)
-                if failing and ((read_all and fill) or not transfer.truncated):
+                if failing and (
+                    (read_all and fill) or not transfer.truncated or ENFORCE_CONTENT_LENGTH
+                ):
                     _raise(transfer.body_error())
                 break
             # Wake for the rest of a filling read at once, not for every chunk.
@@ -236,9 +286,13 @@ class NativeHTTPSession:
             transfer.cancel()  # cancelled while waiting: free the connection
             raise
         # A streaming body that fails after its headers fails on read instead;
-        # a whole body cut short by a clean close is kept as it is, because
-        # botocore has urllib3 not enforce Content-Length.
-        if transfer.failed and not (stream and transfer.status) and not transfer.truncated:
+        # a whole body cut short by a clean close is kept as it is unless
+        # urllib3 enforces Content-Length (ENFORCE_CONTENT_LENGTH).
+        if (
+            transfer.failed
+            and not (stream and transfer.status)
+            and (ENFORCE_CONTENT_LENGTH or not transfer.truncated)
+        ):
             _raise(transfer.send_error())
         raw: Any = _StreamingBody(transfer) if stream else _BufferedBody(transfer.read())
         return AWSResponse(request.url, transfer.status, dict(transfer.headers()), raw)

@@ -195,6 +195,7 @@ int CurlEngine::wait_timeout_ms(Clock::time_point now) const {
 }
 
 void CurlEngine::run() {
+    name_this_thread("aboto3-io");
     constexpr int kMaxEvents = 256;
     epoll_event events[kMaxEvents];
     int still_running = 0;

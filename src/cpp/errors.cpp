@@ -51,6 +51,10 @@ FailureKind classify_failure(CURLcode code, bool connected, bool idle_timed_out,
     }
 }
 
+bool is_truncated(const Failure& failure) {
+    return failure.code == CURLE_PARTIAL_FILE && failure.after_headers;
+}
+
 namespace {
 
 nb::object botocore_error(const char* name) {
@@ -101,6 +105,13 @@ nb::object body_read_exception(const Failure& failure, const std::string& url) {
     }
     if (failure.kind == FailureKind::Cancelled) {
         return nb::module_::import_("asyncio").attr("CancelledError")();
+    }
+    if (is_truncated(failure) && failure.content_length >= 0) {
+        // What urllib3 (or http.client under it) raises at the short end.
+        nb::object incomplete = urllib3.attr("IncompleteRead")(
+            failure.body_received, failure.content_length - failure.body_received);
+        nb::str text = nb::str("Connection broken: {!r}").format(incomplete);
+        return urllib3.attr("ProtocolError")(text, incomplete);
     }
     std::string text = "Connection broken: " +
                        (failure.message.empty() ? std::string(curl_easy_strerror(failure.code)) : failure.message);

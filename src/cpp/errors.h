@@ -32,11 +32,19 @@ struct Failure {
     CURLcode code = CURLE_OK;
     std::string message;
     bool after_headers = false;  // the status line and headers had arrived
+    // For a body cut short: the bytes that came and what Content-Length
+    // promised (-1 if it did not), as urllib3's IncompleteRead reports them.
+    long long body_received = 0;
+    long long content_length = -1;
 };
+
+// The server closed the connection cleanly before the whole body came.
+bool is_truncated(const Failure& failure);
 
 // The botocore exception for a failed send (GIL held). Body reads of a
 // streaming response get the urllib3 exceptions that botocore's StreamingBody
-// translates itself (ProtocolError, ReadTimeoutError).
+// translates itself (ProtocolError, ReadTimeoutError); a truncated body's is
+// urllib3's own ProtocolError around IncompleteRead, word for word.
 nb::object send_exception(const Failure& failure, const std::string& url, const std::string& proxy_url);
 nb::object body_read_exception(const Failure& failure, const std::string& url);
 

@@ -276,10 +276,7 @@ NB_MODULE(_core, m) {
             "Body bytes received and not yet read.")
         .def_prop_ro("failed", [](TransferHandle& h) { return h.transfer->failure().kind != FailureKind::None; })
         .def_prop_ro("truncated",
-            [](TransferHandle& h) {
-                Failure failure = h.transfer->failure();
-                return failure.code == CURLE_PARTIAL_FILE && failure.after_headers;
-            },
+            [](TransferHandle& h) { return is_truncated(h.transfer->failure()); },
             "The server closed the connection cleanly before sending the whole body.")
         .def("send_error",
             [](TransferHandle& h) -> nb::object {

@@ -21,6 +21,10 @@ unsigned fork_generation() {
     return generation.load(std::memory_order_relaxed);
 }
 
+void name_this_thread(const char* name) {
+    pthread_setname_np(pthread_self(), name);  // best effort: a name is only a label
+}
+
 void restore_thread(PyThreadState* tstate) {
     if (!interpreter_alive()) {
         for (;;) pause();

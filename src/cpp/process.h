@@ -26,4 +26,9 @@ unsigned fork_generation();
 // C++ frames; park the thread instead, as CPython 3.14 does for daemon threads.
 void restore_thread(PyThreadState* tstate);
 
+// Names the calling thread as ps, top and /proc/<pid>/task/*/comm show it
+// (at most 15 characters): "aboto3-worker" runs calls, "aboto3-grow" grows
+// pools, "aboto3-io" drives libcurl; the last two start once per process.
+void name_this_thread(const char* name);
+
 }  // namespace aboto3

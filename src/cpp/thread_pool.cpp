@@ -169,6 +169,7 @@ double process_cpu_seconds() {
 
 void ThreadPool::injector_main(void* injector_state) {
     Injector& self = *static_cast<Injector*>(injector_state);
+    name_this_thread("aboto3-grow");
     std::unique_lock<std::mutex> lock(self.mutex);
     auto window_start = std::chrono::steady_clock::now();
     double window_cpu = process_cpu_seconds();
@@ -242,6 +243,7 @@ void ThreadPool::stop_injector() {
 void ThreadPool::worker_main(std::shared_ptr<State> state) {
     // One thread state for the worker's whole life, not one per call.
     current_worker_pool = state.get();
+    name_this_thread("aboto3-worker");
     PyGILState_STATE gil = PyGILState_Ensure();
     PyThreadState* tstate = PyEval_SaveThread();
     for (;;) {

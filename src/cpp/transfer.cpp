@@ -366,6 +366,7 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) {
     }
     try {
         t->body_.append(data, n);
+        t->body_received_ += static_cast<long long>(n);
     } catch (...) {
         t->callback_failed_ = true;  // out of memory: fail the transfer, not the process
         return 0;
@@ -412,6 +413,12 @@ void Transfer::finish(CURLcode code) {
                                                       !request_.proxy_url.empty());
         failure_.after_headers = headers_done_;
         if (idle_timed_out_) failure_.message = "no data received within the read timeout";
+        curl_off_t length = -1;
+        if (easy_ != nullptr &&
+            curl_easy_getinfo(easy_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK) {
+            failure_.content_length = static_cast<long long>(length);
+        }
+        failure_.body_received = body_received_;
     } else if (!headers_done_) {
         failure_.kind = FailureKind::ConnectionClosed;
         failure_.code = CURLE_GOT_NOTHING;

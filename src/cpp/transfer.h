@@ -163,6 +163,7 @@ private:
     bool headers_done_ = false;
     std::string body_;
     std::size_t body_read_ = 0;
+    long long body_received_ = 0;  // every body byte so far, read or not
     bool paused_ = false;
     bool resume_requested_ = false;
     bool done_ = false;
