@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import atexit
 import io
+import os
 import socket
+import stat
 import sys
 from collections.abc import Iterator
 from typing import Any, Callable, NoReturn, TypeVar
@@ -168,6 +170,81 @@ class _StreamingBody(io.RawIOBase):
         self.close()
 
 
+# File bodies up to this size are read whole (one read, one copy); larger ones,
+# and bodies of unknown size, are fed to libcurl chunk by chunk as it sends.
+_WHOLE_BODY_LIMIT = 1 << 20
+_UPLOAD_CHUNK = 256 << 10
+
+
+def _small(content_length: Any) -> bool:
+    try:
+        return content_length is not None and int(content_length) <= _WHOLE_BODY_LIMIT
+    except ValueError:
+        return False
+
+
+def _reads_without_blocking(body: Any) -> bool:
+    """A body whose reads are bounded memory or disk work: in-memory buffers
+    and regular files. Pipes, sockets and unknown file-likes may block."""
+    if isinstance(body, (io.BytesIO, io.BufferedReader, io.FileIO)):
+        try:
+            return isinstance(body, io.BytesIO) or stat.S_ISREG(os.fstat(body.fileno()).st_mode)
+        except (OSError, ValueError):
+            return False
+    return False
+
+
+class _BodyFeeder:
+    """A file-like or iterable request body, given to libcurl in chunks.
+
+    At most about two chunks are held at a time. Chunks of in-memory buffers
+    and regular files are read in the engine greenlet, on the loop (a read is
+    a bounded copy from the page cache: cheaper there than a hop to a thread
+    and back); anything that may block (a pipe, a socket, a generator) is read
+    on the thread engine. A seekable body seeks back to where it started when
+    libcurl has to send it again.
+    """
+
+    def __init__(self, body: Any, session: NativeHTTPSession) -> None:
+        self._session = session
+        self._body = body
+        read = getattr(body, "read", None)
+        self._is_file = read is not None
+        if read is not None:
+            self._next: Callable[[], Any] = lambda: read(_UPLOAD_CHUNK)
+        else:
+            chunks = iter(body)  # an iterable of chunks, as urllib3 accepts
+            self._next = lambda: next(chunks, None)
+        self._on_loop = _reads_without_blocking(body)
+        self.seekable = False
+        self._start = 0
+        if read is not None and hasattr(body, "seek") and hasattr(body, "tell"):
+            try:
+                self.seekable = bool(getattr(body, "seekable", lambda: True)())
+                self._start = body.tell() if self.seekable else 0
+            except (OSError, ValueError):
+                self.seekable = False
+
+    def _read_chunk(self) -> bytes:
+        while True:
+            if self._on_loop or not in_engine_greenlet():
+                chunk = self._next()
+            else:
+                chunk = self._session.read_off_loop(self._next)
+            if chunk is None:
+                return b""  # the iterable's end
+            if isinstance(chunk, str):
+                chunk = chunk.encode("iso-8859-1")  # as http.client sends text
+            if chunk or self._is_file:
+                return bytes(chunk)
+            # an empty chunk of an iterable is not its end
+
+    def feed(self, transfer: _core.Transfer, epoch: int, rewind: bool) -> None:
+        if rewind:
+            self._body.seek(self._start)
+        transfer.feed(epoch, self._read_chunk())
+
+
 class NativeHTTPSession:
     """Stands in for botocore's ``URLLib3Session`` on a natively driven client.
 
@@ -214,8 +291,13 @@ class NativeHTTPSession:
         """Send a prepared botocore request and return botocore's ``AWSResponse``."""
         proxy_url = self._proxy_config.proxy_url_for(request.url) or ""
         body = request.body
+        feeder: _BodyFeeder | None = None
         if body is not None and not isinstance(body, (bytes, bytearray, memoryview, str)):
-            body = self._read_body(body)
+            if _small(request.headers.get("Content-Length")) and hasattr(body, "read"):
+                body = self._read_whole(body)
+            else:
+                feeder = _BodyFeeder(body, self)
+                body = None
         context = getattr(request, "context", None) or {}
         read_timeout = context.get("read_timeout")
         stream = bool(request.stream_output)
@@ -227,9 +309,18 @@ class NativeHTTPSession:
             stream,
             proxy_url,
             -1.0 if read_timeout is None else float(read_timeout),
+            feeder is not None,
+            feeder is not None and feeder.seekable,
         )
         try:
-            _wait(transfer, _HEADERS if stream else _DONE)
+            # One wait serves both: it also returns whenever libcurl needs the
+            # next chunk of a fed body.
+            while True:
+                _wait(transfer, _HEADERS if stream else _DONE)
+                need = transfer.upload_need() if feeder is not None else None
+                if need is None:
+                    break
+                feeder.feed(transfer, *need)  # type: ignore[union-attr]
         except BaseException:
             transfer.cancel()  # cancelled while waiting: free the connection
             raise
@@ -241,13 +332,15 @@ class NativeHTTPSession:
         raw: Any = _StreamingBody(transfer) if stream else _BufferedBody(transfer.read())
         return AWSResponse(request.url, transfer.status, dict(transfer.headers()), raw)
 
-    def _read_body(self, body: Any) -> bytes:
-        if not hasattr(body, "read"):
-            return b"".join(body)  # an iterable of chunks
-        if isinstance(body, io.BytesIO) or not in_engine_greenlet():
+    def _read_whole(self, body: Any) -> bytes:
+        # A small file body: one read, off the loop unless it cannot block.
+        if _reads_without_blocking(body) or not in_engine_greenlet():
             return body.read()  # type: ignore[no-any-return]
-        # A file: read it on a thread rather than on the event loop.
         return suspend(self.users[-1].run(body.read))  # type: ignore[no-any-return]
+
+    def read_off_loop(self, fn: Callable[[], T]) -> T:
+        """``fn()`` on the thread engine (a read that may block), suspending meanwhile."""
+        return suspend(self.users[-1].run(fn))
 
     def close(self) -> None:
         """Close the pooled connections, as ``URLLib3Session.close`` does; the
