@@ -18,7 +18,6 @@ import sys
 from collections.abc import Iterator
 from typing import Any, Callable, NoReturn, TypeVar
 
-import botocore.endpoint
 import botocore.retries.bucket
 from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
@@ -26,7 +25,7 @@ from botocore.httpsession import URLLib3Session, get_cert_path
 
 from . import _core
 from ._engine import Engine, ThreadEngine, bridge_for, running_loop
-from ._suspend import in_engine_greenlet, patch_sleep, run_in_greenlet, suspend
+from ._suspend import in_engine_greenlet, intercept_sleep, run_in_greenlet, suspend
 
 T = TypeVar("T")
 
@@ -112,8 +111,8 @@ class _StreamingBody(io.RawIOBase):
         return self._read(None if amt < 0 else amt, fill=False)
 
     def _read(self, amt: int | None, *, fill: bool) -> bytes:
-        if amt == 0:
-            return b""
+        if amt == 0 or self.closed:
+            return b""  # as urllib3's closed response: botocore reports the shortfall
         transfer = self._transfer
         read_all = amt is None or amt < 0
         parts: list[bytes] = []
@@ -383,9 +382,10 @@ def _acquire_without_blocking_the_loop(self: Any, amount: int = 1, block: bool =
 
 
 def _install_suspension_points() -> None:
-    # Retry back-off sleeps in Endpoint._needs_retry; waiters sleep in
-    # botocore.waiter; the adaptive limiter waits in TokenBucket.acquire.
-    patch_sleep(botocore.endpoint)
+    # Retry back-off, waiter delays and long-polling back-off sleep with
+    # time.sleep (however each module holds it); the adaptive limiter waits in
+    # TokenBucket.acquire on a condition variable.
+    intercept_sleep()
     botocore.retries.bucket.TokenBucket.acquire = _acquire_without_blocking_the_loop
 
 

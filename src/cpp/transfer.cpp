@@ -161,14 +161,17 @@ bool Transfer::feed_upload(unsigned epoch, const char* data, std::size_t n) {
 }
 
 bool Transfer::mark_cancelled() {
-    std::unique_ptr<Completion> dropped;
-    std::lock_guard<std::mutex> lock(mutex_);
-    dropped = std::move(waiter_);
-    waiter_queue_.reset();
-    if (done_ || cancelled_) return false;
+    std::unique_lock<std::mutex> lock(mutex_);
+    // A greenlet suspended on this transfer (cancelled from elsewhere: a
+    // close() during a read) is woken, and finds it cancelled.
+    std::unique_ptr<Completion> woken = std::move(waiter_);
+    CompletionQueuePtr queue = std::move(waiter_queue_);
+    const bool tell_engine = !done_ && !cancelled_;
     cancelled_ = true;
     changed_.notify_all();
-    return true;
+    lock.unlock();
+    if (woken && queue) queue->push(std::move(woken));
+    return tell_engine;
 }
 
 // ------------------------------------------------------------------ I/O thread
