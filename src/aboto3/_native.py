@@ -457,4 +457,9 @@ class NativeEngine(Engine):
                 signer._credentials = credentials.wrapped
 
 
+# Unread streaming-body bytes the process may hold across all its transfers
+# before each pauses at 128 KiB of its own (default 32 MiB; see transfer.cpp).
+if os.environ.get("ABOTO3_STREAM_BUFFER_BUDGET"):
+    _core.set_stream_buffer_budget(int(os.environ["ABOTO3_STREAM_BUFFER_BUDGET"]))
+
 atexit.register(_core.shutdown_curl_engine)

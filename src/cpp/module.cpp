@@ -334,6 +334,11 @@ NB_MODULE(_core, m) {
             [](HttpSession& s) { CurlEngine::instance()->release_connections(s.session); },
             "Close this session's pooled connections once its calls in flight are over.");
 
+    m.def("set_stream_buffer_budget", &set_stream_buffer_budget, "bytes"_a,
+          "Set the budget of unread streaming-body bytes across all transfers (above it "
+          "each transfer pauses once it holds 128 KiB); returns the previous budget.");
+    m.def("stream_buffered", &unread_stream_buffered,
+          "Unread streaming-body bytes held by all transfers now.");
     m.def("shutdown_curl_engine", &CurlEngine::shutdown_instance,
           "Stop the libcurl I/O thread; run at interpreter exit.");
     m.def("curl_in_flight", [] { return CurlEngine::instance()->in_flight(); },

@@ -3,6 +3,7 @@
 #include "process.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 namespace aboto3 {
@@ -14,6 +15,13 @@ namespace {
 constexpr std::size_t kHighWater = 1 << 20;
 constexpr std::size_t kLowWater = 256 << 10;
 constexpr std::size_t kChunk = 128 << 10;  // libcurl's receive buffer for streams
+
+// Unread streaming-body bytes of every transfer of the process, and the budget
+// above which a transfer pauses as soon as it holds kChunk of its own. That
+// floor is what keeps every reader moving: bodies that nobody reads can use
+// up the budget, but not stall the transfers of readers that do read.
+std::atomic<std::size_t> unread_stream_bytes{0};
+std::atomic<std::size_t> stream_budget{kDefaultStreamBudget};
 // A fed request body asks the Python side for its next chunk while less than
 // this is left to send, so libcurl rarely waits for it and at most this plus
 // one chunk is held.
@@ -38,7 +46,12 @@ bool same_name(const std::string& a, const std::string& b) {
 Transfer::Transfer(std::shared_ptr<Session> session, Request request)
     : session_(std::move(session)), request_(std::move(request)) {}
 
+std::size_t set_stream_buffer_budget(std::size_t bytes) { return stream_budget.exchange(bytes); }
+
+std::size_t unread_stream_buffered() { return unread_stream_bytes.load(std::memory_order_relaxed); }
+
 Transfer::~Transfer() {
+    if (request_.stream) unread_stream_bytes.fetch_sub(body_.size() - body_read_, std::memory_order_relaxed);
     if (easy_ != nullptr) curl_easy_cleanup(easy_);
     if (header_list_ != nullptr) curl_slist_free_all(header_list_);
     // An armed waiter is always handed to the loop or dropped by
@@ -104,10 +117,12 @@ nb::bytes Transfer::read(long max, bool& resume) {
     const std::size_t n = max < 0 ? available : std::min(available, static_cast<std::size_t>(max));
     nb::bytes out(body_.data() + body_read_, n);
     body_read_ += n;
+    if (request_.stream) unread_stream_bytes.fetch_sub(n, std::memory_order_relaxed);
     if (body_read_ == body_.size()) {
-        body_.clear();
+        // Drained: the memory goes back too (a stream's window is up to
+        // kHighWater; a whole body is read once), not kept beside the copy.
+        std::string().swap(body_);
         body_read_ = 0;
-        if (!request_.stream) body_.shrink_to_fit();  // a whole body is read once
     } else if (body_read_ > kHighWater) {
         body_.erase(0, body_read_);  // keep the buffer from growing without bound
         body_read_ = 0;
@@ -168,6 +183,10 @@ bool Transfer::mark_cancelled() {
     CompletionQueuePtr queue = std::move(waiter_queue_);
     const bool tell_engine = !done_ && !cancelled_;
     cancelled_ = true;
+    // Nobody will read what is buffered: give it back to the budget and the heap.
+    if (request_.stream) unread_stream_bytes.fetch_sub(body_.size() - body_read_, std::memory_order_relaxed);
+    std::string().swap(body_);
+    body_read_ = 0;
     changed_.notify_all();
     lock.unlock();
     if (woken && queue) queue->push(std::move(woken));
@@ -417,9 +436,13 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) {
     t->last_activity_ = Clock::now();
     std::unique_lock<std::mutex> lock(t->mutex_);
     if (t->cancelled_) return 0;  // makes libcurl abort the transfer
-    if (t->request_.stream && t->body_.size() - t->body_read_ >= kHighWater) {
+    const std::size_t unread = t->body_.size() - t->body_read_;
+    if (t->request_.stream &&
+        (unread >= kHighWater ||
+         (unread >= kChunk && unread_stream_bytes.load(std::memory_order_relaxed) + n > stream_budget.load(std::memory_order_relaxed)))) {
         if (!t->paused_) t->paused_list_->push_back(t);
         t->paused_ = true;  // libcurl keeps this chunk and offers it again on resume
+        t->notify(lock);    // a reader waiting for more takes what there is
         return CURL_WRITEFUNC_PAUSE;
     }
     try {
@@ -428,7 +451,10 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) {
         t->callback_failed_ = true;  // out of memory: fail the transfer, not the process
         return 0;
     }
-    if (t->request_.stream) t->notify(lock);
+    if (t->request_.stream) {
+        unread_stream_bytes.fetch_add(n, std::memory_order_relaxed);
+        t->notify(lock);
+    }
     return n;
 }
 

@@ -38,6 +38,13 @@ struct SessionConfig {
 
 class Transfer;
 
+// The process-wide budget of unread streaming-body bytes (see on_body).
+constexpr std::size_t kDefaultStreamBudget = 32u << 20;
+// Sets it; returns the previous budget. Any thread.
+std::size_t set_stream_buffer_budget(std::size_t bytes);
+// Unread streaming-body bytes of all transfers now.
+std::size_t unread_stream_buffered();
+
 // A client's settings, its own connection pool (a libcurl share handle, so
 // closing the client closes its connections, as urllib3's pool does) and its
 // cap on transfers in flight (at most max_connections connections per host).
