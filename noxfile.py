@@ -1,5 +1,5 @@
 """Development sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s demo``, ``nox -s bench``,
-``nox -s compat`` (the compatibility matrix)."""
+``nox -s compat`` (the compatibility matrix), ``nox -s soak`` (neither run by default)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,13 @@ def bench(session: nox.Session) -> None:
     """The benchmark against every alternative; ``nox -s bench -- --full`` for the full run."""
     session.install("-e", ".[dev,bench]")
     session.run("python", "-m", "benchmarks.run", *(session.posargs or ["--quick"]))
+
+
+@nox.session(python=PYTHONS)
+def soak(session: nox.Session) -> None:
+    """1,000,000 mixed calls per engine; ``nox -s soak -- --calls 100000`` for fewer."""
+    session.install("-e", ".[dev]")
+    session.run("python", "-m", "benchmarks.soak", *session.posargs)
 
 
 # -- compatibility matrix ----------------------------------------------------------

@@ -10,12 +10,14 @@ that nobody will ask for any more goes through ``discard``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections.abc import Awaitable
 from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["close_after", "discard", "start"]
+__all__ = ["close_interrupting", "discard", "start"]
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -39,10 +41,33 @@ def discard(future: asyncio.Future[Any] | None) -> None:
         future.cancel()
 
 
-def close_after(pending: asyncio.Future[Any] | None, close: Callable[[], object]) -> None:
-    """Call ``close`` now, or once the engine read in flight has returned: a
-    stream is never closed under a read, and closing never waits."""
-    if pending is None:
+def _socket_of(raw: Any) -> Any:
+    """The socket under a urllib3 response (the thread engine's), if it has one."""
+    connection = getattr(raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is None:  # urllib3 1.x keeps the file of http.client's response
+        buffered = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(buffered, "raw", None), "_sock", None)
+    return sock
+
+
+def close_interrupting(
+    pending: asyncio.Future[Any] | None, close: Callable[[], object], raw: Any
+) -> None:
+    """Close a stream now, ending the engine read in flight on it rather than
+    waiting for it (it may wait forever with ``read_timeout=None``).
+
+    The read is cancelled: in the native engine the cancellation is thrown into
+    the greenlet waiting for data, which drops the transfer. A read blocked in
+    ``recv`` on a thread cannot be cancelled, so its socket is shut down, which
+    makes the ``recv`` return. The stream itself is closed once the read is over.
+    """
+    if pending is None or pending.done():
         close()
-    else:
-        pending.add_done_callback(lambda _: close())
+        return
+    pending.cancel()
+    sock = _socket_of(raw)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    pending.add_done_callback(lambda _: close())

@@ -12,12 +12,13 @@ import asyncio
 import atexit
 import inspect
 import io
+import os
 import socket
+import stat
 import sys
 from collections.abc import Iterator
 from typing import Any, Callable, NoReturn, TypeVar
 
-import botocore.endpoint
 import botocore.retries.bucket
 import urllib3.response
 from botocore.awsrequest import AWSRequest, AWSResponse
@@ -28,7 +29,7 @@ from urllib3.util.url import _encode_target, parse_url
 
 from . import _core
 from ._engine import Engine, ThreadEngine, bridge_for, running_loop
-from ._suspend import in_engine_greenlet, patch_sleep, run_in_greenlet, suspend
+from ._suspend import in_engine_greenlet, intercept_sleep, run_in_greenlet, suspend
 
 T = TypeVar("T")
 
@@ -161,8 +162,8 @@ class _StreamingBody(io.RawIOBase):
         return self._read(None if amt < 0 else amt, fill=False)
 
     def _read(self, amt: int | None, *, fill: bool) -> bytes:
-        if amt == 0:
-            return b""
+        if amt == 0 or self.closed:
+            return b""  # as urllib3's closed response: botocore reports the shortfall
         transfer = self._transfer
         read_all = amt is None or amt < 0
         parts: list[bytes] = []
@@ -219,6 +220,81 @@ class _StreamingBody(io.RawIOBase):
         self.close()
 
 
+# File bodies up to this size are read whole (one read, one copy); larger ones,
+# and bodies of unknown size, are fed to libcurl chunk by chunk as it sends.
+_WHOLE_BODY_LIMIT = 1 << 20
+_UPLOAD_CHUNK = 256 << 10
+
+
+def _small(content_length: Any) -> bool:
+    try:
+        return content_length is not None and int(content_length) <= _WHOLE_BODY_LIMIT
+    except ValueError:
+        return False
+
+
+def _reads_without_blocking(body: Any) -> bool:
+    """A body whose reads are bounded memory or disk work: in-memory buffers
+    and regular files. Pipes, sockets and unknown file-likes may block."""
+    if isinstance(body, (io.BytesIO, io.BufferedReader, io.FileIO)):
+        try:
+            return isinstance(body, io.BytesIO) or stat.S_ISREG(os.fstat(body.fileno()).st_mode)
+        except (OSError, ValueError):
+            return False
+    return False
+
+
+class _BodyFeeder:
+    """A file-like or iterable request body, given to libcurl in chunks.
+
+    At most about two chunks are held at a time. Chunks of in-memory buffers
+    and regular files are read in the engine greenlet, on the loop (a read is
+    a bounded copy from the page cache: cheaper there than a hop to a thread
+    and back); anything that may block (a pipe, a socket, a generator) is read
+    on the thread engine. A seekable body seeks back to where it started when
+    libcurl has to send it again.
+    """
+
+    def __init__(self, body: Any, session: NativeHTTPSession) -> None:
+        self._session = session
+        self._body = body
+        read = getattr(body, "read", None)
+        self._is_file = read is not None
+        if read is not None:
+            self._next: Callable[[], Any] = lambda: read(_UPLOAD_CHUNK)
+        else:
+            chunks = iter(body)  # an iterable of chunks, as urllib3 accepts
+            self._next = lambda: next(chunks, None)
+        self._on_loop = _reads_without_blocking(body)
+        self.seekable = False
+        self._start = 0
+        if read is not None and hasattr(body, "seek") and hasattr(body, "tell"):
+            try:
+                self.seekable = bool(getattr(body, "seekable", lambda: True)())
+                self._start = body.tell() if self.seekable else 0
+            except (OSError, ValueError):
+                self.seekable = False
+
+    def _read_chunk(self) -> bytes:
+        while True:
+            if self._on_loop or not in_engine_greenlet():
+                chunk = self._next()
+            else:
+                chunk = self._session.read_off_loop(self._next)
+            if chunk is None:
+                return b""  # the iterable's end
+            if isinstance(chunk, str):
+                chunk = chunk.encode("iso-8859-1")  # as http.client sends text
+            if chunk or self._is_file:
+                return bytes(chunk)
+            # an empty chunk of an iterable is not its end
+
+    def feed(self, transfer: _core.Transfer, epoch: int, rewind: bool) -> None:
+        if rewind:
+            self._body.seek(self._start)
+        transfer.feed(epoch, self._read_chunk())
+
+
 class NativeHTTPSession:
     """Stands in for botocore's ``URLLib3Session`` on a natively driven client.
 
@@ -265,8 +341,13 @@ class NativeHTTPSession:
         """Send a prepared botocore request and return botocore's ``AWSResponse``."""
         proxy_url = self._proxy_config.proxy_url_for(request.url) or ""
         body = request.body
+        feeder: _BodyFeeder | None = None
         if body is not None and not isinstance(body, (bytes, bytearray, memoryview, str)):
-            body = self._read_body(body)
+            if _small(request.headers.get("Content-Length")) and hasattr(body, "read"):
+                body = self._read_whole(body)
+            else:
+                feeder = _BodyFeeder(body, self)
+                body = None
         context = getattr(request, "context", None) or {}
         read_timeout = context.get("read_timeout")
         stream = bool(request.stream_output)
@@ -278,10 +359,19 @@ class NativeHTTPSession:
             stream,
             proxy_url,
             -1.0 if read_timeout is None else float(read_timeout),
+            feeder is not None,
+            feeder is not None and feeder.seekable,
             self._request_target(request.url, proxy_url),
         )
         try:
-            _wait(transfer, _HEADERS if stream else _DONE)
+            # One wait serves both: it also returns whenever libcurl needs the
+            # next chunk of a fed body.
+            while True:
+                _wait(transfer, _HEADERS if stream else _DONE)
+                need = transfer.upload_need() if feeder is not None else None
+                if need is None:
+                    break
+                feeder.feed(transfer, *need)  # type: ignore[union-attr]
         except BaseException:
             transfer.cancel()  # cancelled while waiting: free the connection
             raise
@@ -306,13 +396,15 @@ class NativeHTTPSession:
             return str(_encode_target(target))
         return str(parse_url(target).url)
 
-    def _read_body(self, body: Any) -> bytes:
-        if not hasattr(body, "read"):
-            return b"".join(body)  # an iterable of chunks
-        if isinstance(body, io.BytesIO) or not in_engine_greenlet():
+    def _read_whole(self, body: Any) -> bytes:
+        # A small file body: one read, off the loop unless it cannot block.
+        if _reads_without_blocking(body) or not in_engine_greenlet():
             return body.read()  # type: ignore[no-any-return]
-        # A file: read it on a thread rather than on the event loop.
         return suspend(self.users[-1].run(body.read))  # type: ignore[no-any-return]
+
+    def read_off_loop(self, fn: Callable[[], T]) -> T:
+        """``fn()`` on the thread engine (a read that may block), suspending meanwhile."""
+        return suspend(self.users[-1].run(fn))
 
     def close(self) -> None:
         """Close the pooled connections, as ``URLLib3Session.close`` does; the
@@ -355,9 +447,10 @@ def _acquire_without_blocking_the_loop(self: Any, amount: int = 1, block: bool =
 
 
 def _install_suspension_points() -> None:
-    # Retry back-off sleeps in Endpoint._needs_retry; waiters sleep in
-    # botocore.waiter; the adaptive limiter waits in TokenBucket.acquire.
-    patch_sleep(botocore.endpoint)
+    # Retry back-off, waiter delays and long-polling back-off sleep with
+    # time.sleep (however each module holds it); the adaptive limiter waits in
+    # TokenBucket.acquire on a condition variable.
+    intercept_sleep()
     botocore.retries.bucket.TokenBucket.acquire = _acquire_without_blocking_the_loop
 
 
@@ -428,5 +521,10 @@ class NativeEngine(Engine):
             if isinstance(credentials, _OffloadingCredentials):
                 signer._credentials = credentials.wrapped
 
+
+# Unread streaming-body bytes the process may hold across all its transfers
+# before each pauses at 128 KiB of its own (default 32 MiB; see transfer.cpp).
+if os.environ.get("ABOTO3_STREAM_BUFFER_BUDGET"):
+    _core.set_stream_buffer_budget(int(os.environ["ABOTO3_STREAM_BUFFER_BUDGET"]))
 
 atexit.register(_core.shutdown_curl_engine)

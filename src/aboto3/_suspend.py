@@ -10,9 +10,12 @@ knows: this is the one place where the switch happens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import gc
 import threading
 import time
+import types
 from collections.abc import Awaitable
 from typing import Any, Callable, TypeVar
 
@@ -20,7 +23,7 @@ from greenlet import GreenletExit, getcurrent, greenlet
 
 T = TypeVar("T")
 
-__all__ = ["in_engine_greenlet", "patch_sleep", "run_in_greenlet", "suspend"]
+__all__ = ["in_engine_greenlet", "intercept_sleep", "run_in_greenlet", "suspend"]
 
 
 _FINISHED = object()  # what a worker hands up when the call is over
@@ -110,28 +113,57 @@ def in_engine_greenlet() -> bool:
     return type(getcurrent()) is _EngineGreenlet
 
 
-class _SuspendingTime:
-    """Stands in for the ``time`` module inside botocore modules that sleep.
+_sleep_intercepted = False
 
-    ``sleep`` suspends when called in an engine greenlet (waiter delays, retry
-    back-off) and blocks as usual everywhere else; the rest is ``time`` itself.
-    """
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
-    @staticmethod
+def _suspending(blocking_sleep: Callable[[float], None]) -> Callable[[float], None]:
+    # The blocking sleep lives in this closure only (a cell, not a dict), so
+    # the sweep in intercept_sleep never swaps it for the suspending one.
     def sleep(seconds: float) -> None:
+        """``time.sleep`` that suspends inside aboto3 engine greenlets."""
         if type(getcurrent()) is _EngineGreenlet:
             suspend(asyncio.sleep(seconds))
         else:
-            time.sleep(seconds)
+            blocking_sleep(seconds)
+
+    return sleep
 
 
-_SUSPENDING_TIME = _SuspendingTime()
+def intercept_sleep() -> None:
+    """Make every ``time.sleep`` of the process suspend inside engine greenlets.
 
-
-def patch_sleep(module: Any) -> None:
-    """Make ``module.time.sleep`` suspend in engine greenlets; idempotent."""
-    if getattr(module, "time", None) is not _SUSPENDING_TIME:
-        module.time = _SUSPENDING_TIME
+    botocore sleeps in several ways: ``time.sleep`` looked up at call time
+    (retry back-off in ``botocore.endpoint``, waiter delays), ``sleep=time.sleep``
+    bound as a default argument or an attribute (the long-polling back-off of
+    ``botocore.retries.standard``), and a ``from time import sleep`` would be a
+    module global. So the function itself is replaced, wherever it is held:
+    ``time.sleep``, then every dict (module globals, instance attributes,
+    keyword defaults), object attribute and default-argument tuple that still
+    holds the original. Code that imports or binds ``time.sleep`` later gets
+    the replacement. Outside engine greenlets it is the original sleep, so the
+    rest of the process sees no difference. Idempotent.
+    """
+    global _sleep_intercepted
+    if _sleep_intercepted:
+        return
+    _sleep_intercepted = True
+    blocking = time.sleep
+    replacement = _suspending(blocking)
+    time.sleep = replacement  # type: ignore[assignment]
+    for holder in gc.get_referrers(blocking):
+        if isinstance(holder, dict):
+            for key, value in list(holder.items()):
+                if value is blocking:
+                    holder[key] = replacement
+        elif isinstance(holder, tuple):
+            for function in gc.get_referrers(holder):
+                if isinstance(function, types.FunctionType) and function.__defaults__ is holder:
+                    function.__defaults__ = tuple(
+                        replacement if value is blocking else value for value in holder
+                    )
+        elif not isinstance(holder, (type, types.FrameType, types.CellType)):
+            attributes = getattr(holder, "__dict__", None)
+            for name, value in list(attributes.items()) if isinstance(attributes, dict) else ():
+                if value is blocking:
+                    with contextlib.suppress(AttributeError, TypeError):
+                        setattr(holder, name, replacement)

@@ -190,12 +190,13 @@ class AIOStreamingBody:
     def close(self) -> None:
         """Close the underlying HTTP response, as boto3's ``close`` does.
 
-        If a read is still running in the engine the stream is closed as soon
-        as that read returns, so that closing never waits on the event loop.
+        A read still running in the engine is ended, not waited for: its
+        reader gets what a read after ``close`` gets from boto3.
         """
         self._closed = True
         self._buffer, self._offset = b"", 0
-        _inflight.close_after(self._pending, self._body.close)
+        raw = getattr(self._body, "_raw_stream", None)
+        _inflight.close_interrupting(self._pending, self._body.close, raw)
 
     async def aclose(self) -> None:
         """``close()``, awaitable, as aiobotocore's bodies have it."""

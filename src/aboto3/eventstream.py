@@ -77,11 +77,12 @@ class AIOEventStream:
     def close(self) -> None:
         """Close the underlying HTTP response, as boto3's ``close`` does.
 
-        If an event is still being read in the engine the stream is closed as
-        soon as that read returns.
+        An event still being read in the engine is not waited for: that read
+        is ended.
         """
         self._closed = True
-        _inflight.close_after(self._pending, self._stream.close)
+        raw = getattr(self._stream, "_raw_stream", None)
+        _inflight.close_interrupting(self._pending, self._stream.close, raw)
 
     async def aclose(self) -> None:
         """``close()``, awaitable, as aiobotocore's event streams have it."""

@@ -16,7 +16,7 @@ from botocore import xform_name
 from botocore.client import BaseClient
 
 from ._engine import Engine
-from ._suspend import patch_sleep, run_in_greenlet, suspend
+from ._suspend import intercept_sleep, run_in_greenlet, suspend
 
 __all__ = ["AIOWaiter"]
 
@@ -37,9 +37,9 @@ class AIOWaiter:
         def poll(**kwargs: Any) -> Any:
             return suspend(run(operation, **kwargs))
 
-        # Waiter.wait sleeps with botocore.waiter.time.sleep: make that an
-        # asyncio.sleep inside engine greenlets (it still blocks everywhere else).
-        patch_sleep(botocore.waiter)
+        # Waiter.wait sleeps with time.sleep: make that an asyncio.sleep inside
+        # engine greenlets (it still blocks everywhere else).
+        intercept_sleep()
         # Same documented class, name and config as boto3's waiter; only the
         # operation differs. NormalizedOperationMethod turns a ClientError into
         # the error response the acceptors match, as in boto3.

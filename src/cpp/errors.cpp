@@ -46,6 +46,17 @@ FailureKind classify_failure(CURLcode code, bool connected, bool idle_timed_out,
             return FailureKind::ConnectionClosed;
         case CURLE_ABORTED_BY_CALLBACK:
             return FailureKind::Cancelled;
+        // A status line libcurl cannot parse, and response headers over its
+        // 100 KiB limit (reported as out of memory before libcurl 8.6): what
+        // http.client rejects as a protocol error, which botocore reports as
+        // a closed connection.
+        case CURLE_UNSUPPORTED_PROTOCOL:
+        case CURLE_OUT_OF_MEMORY:
+            return connected ? FailureKind::ConnectionClosed : FailureKind::Other;
+#if LIBCURL_VERSION_NUM >= 0x080600
+        case CURLE_TOO_LARGE:
+            return FailureKind::ConnectionClosed;
+#endif
         default:
             return FailureKind::Other;
     }

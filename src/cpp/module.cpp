@@ -110,6 +110,12 @@ struct TransferHandle {
         if (transfer && transfer->mark_cancelled()) engine->cancel(transfer);
     }
 
+    bool feed(unsigned epoch, nb::bytes chunk) {
+        const bool resume = transfer->feed_upload(epoch, chunk.c_str(), chunk.size());
+        if (resume) engine->resume(transfer);
+        return resume;
+    }
+
     nb::bytes read(long max) {
         bool resume = false;
         nb::bytes data = transfer->read(max, resume);
@@ -144,7 +150,8 @@ struct HttpSession {
 
     TransferHandle send(const std::string& method, const std::string& url, nb::list headers,
                         std::optional<nb::object> body, bool stream, const std::string& proxy_url,
-                        double read_timeout, const std::string& target) {
+                        double read_timeout, bool fed_body, bool seekable,
+                        const std::string& target) {
         Request request;
         request.target = target;
         request.read_timeout_ms = read_timeout < 0 ? -1 : static_cast<long>(read_timeout * 1000);
@@ -163,6 +170,13 @@ struct HttpSession {
             if (header_is(name, "transfer-encoding") && value.find("chunked") != std::string::npos) {
                 request.chunked = true;
             }
+            if (header_is(name, "content-length")) {
+                try {
+                    request.content_length = std::stoll(value);
+                } catch (const std::exception&) {
+                    throw nb::value_error("invalid Content-Length header");
+                }
+            }
             // libcurl sends "Name;" as a header with an empty value.
             request.header_lines.push_back(value.empty() ? name + ";" : name + ": " + value);
         }
@@ -176,10 +190,13 @@ struct HttpSession {
         }
         // Through a forwarding proxy libcurl would add a Proxy-Connection header.
         if (!target.empty() && target[0] != '/') request.header_lines.emplace_back("Proxy-Connection:");
-        if (body && !body->is_none()) {
+        if (fed_body) {
+            request.fed_body = true;
+            request.fed_body_seekable = seekable;
+        } else if (body && !body->is_none()) {
             request.body = as_bytes(*body);
         }
-        request.has_body = !request.body.empty() || request.chunked || method == "POST" ||
+        request.has_body = !request.body.empty() || request.chunked || fed_body || method == "POST" ||
                            method == "PUT" || method == "PATCH";
         TransferHandle handle{std::make_shared<Transfer>(session, std::move(request)),
                               CurlEngine::instance()};
@@ -292,6 +309,17 @@ NB_MODULE(_core, m) {
                 return body_read_exception(failure, h.transfer->request().url);
             },
             "The urllib3 exception for a failed body read, or None.")
+        .def("upload_need",
+            [](TransferHandle& h) -> std::optional<std::pair<unsigned, bool>> {
+                std::optional<UploadNeed> need = h.transfer->upload_need();
+                if (!need) return std::nullopt;
+                return std::make_pair(need->epoch, need->rewind);
+            },
+            "For a fed body: None, or (epoch, rewind) when libcurl needs the next chunk "
+            "(after seeking the body back to its start if rewind).")
+        .def("feed", &TransferHandle::feed, "epoch"_a, "chunk"_a,
+            "Give the next chunk of a fed body (b'' at its end) for `epoch`; a chunk of an "
+            "older epoch is dropped.")
         .def("cancel", &TransferHandle::cancel, "Abandon the exchange and drop its connection.");
 
     nb::class_<HttpSession>(m, "HttpSession", "One botocore client's HTTP settings for libcurl.")
@@ -302,14 +330,22 @@ NB_MODULE(_core, m) {
             "ca_file"_a = "", "client_cert"_a = "", "client_key"_a = "", "tcp_keepalive"_a = false,
             "proxy_ca_file"_a = "", "proxy_client_cert"_a = "", "proxy_client_key"_a = "")
         .def("send", &HttpSession::send, "method"_a, "url"_a, "headers"_a, "body"_a.none(),
-            "stream"_a, "proxy_url"_a = "", "read_timeout"_a = -1.0, "target"_a = "",
-            "Queue a request on the I/O thread; returns its Transfer at once. A target\n"
-            "starting with '/' goes on the request line verbatim, url then only says\n"
-            "where to connect; an absolute target (for a forwarding proxy) replaces url.")
+            "stream"_a, "proxy_url"_a = "", "read_timeout"_a = -1.0, "fed_body"_a = false,
+            "seekable"_a = false, "target"_a = "",
+            "Queue a request on the I/O thread; returns its Transfer at once. With `fed_body` "
+            "the body is given chunk by chunk through Transfer.feed (its size from the "
+            "Content-Length header; `seekable`: it can start over if libcurl must resend). "
+            "A target starting with '/' goes on the request line verbatim, url then only "
+            "says where to connect; an absolute target (for a forwarding proxy) replaces url.")
         .def("release_connections",
             [](HttpSession& s) { CurlEngine::instance()->release_connections(s.session); },
             "Close this session's pooled connections once its calls in flight are over.");
 
+    m.def("set_stream_buffer_budget", &set_stream_buffer_budget, "bytes"_a,
+          "Set the budget of unread streaming-body bytes across all transfers (above it "
+          "each transfer pauses once it holds 128 KiB); returns the previous budget.");
+    m.def("stream_buffered", &unread_stream_buffered,
+          "Unread streaming-body bytes held by all transfers now.");
     m.def("shutdown_curl_engine", &CurlEngine::shutdown_instance,
           "Stop the libcurl I/O thread; run at interpreter exit.");
     m.def("curl_in_flight", [] { return CurlEngine::instance()->in_flight(); },

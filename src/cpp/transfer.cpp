@@ -3,6 +3,7 @@
 #include "process.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 namespace aboto3 {
@@ -14,6 +15,17 @@ namespace {
 constexpr std::size_t kHighWater = 1 << 20;
 constexpr std::size_t kLowWater = 256 << 10;
 constexpr std::size_t kChunk = 128 << 10;  // libcurl's receive buffer for streams
+
+// Unread streaming-body bytes of every transfer of the process, and the budget
+// above which a transfer pauses as soon as it holds kChunk of its own. That
+// floor is what keeps every reader moving: bodies that nobody reads can use
+// up the budget, but not stall the transfers of readers that do read.
+std::atomic<std::size_t> unread_stream_bytes{0};
+std::atomic<std::size_t> stream_budget{kDefaultStreamBudget};
+// A fed request body asks the Python side for its next chunk while less than
+// this is left to send, so libcurl rarely waits for it and at most this plus
+// one chunk is held.
+constexpr std::size_t kUploadLowWater = 256 << 10;
 
 std::string trim(const char* begin, const char* end) {
     while (begin < end && (*begin == ' ' || *begin == '\t')) ++begin;
@@ -42,7 +54,12 @@ std::string authority_of(const std::string& url) {
 Transfer::Transfer(std::shared_ptr<Session> session, Request request)
     : session_(std::move(session)), request_(std::move(request)) {}
 
+std::size_t set_stream_buffer_budget(std::size_t bytes) { return stream_budget.exchange(bytes); }
+
+std::size_t unread_stream_buffered() { return unread_stream_bytes.load(std::memory_order_relaxed); }
+
 Transfer::~Transfer() {
+    if (request_.stream) unread_stream_bytes.fetch_sub(body_.size() - body_read_, std::memory_order_relaxed);
     if (easy_ != nullptr) curl_easy_cleanup(easy_);
     if (header_list_ != nullptr) curl_slist_free_all(header_list_);
     // An armed waiter is always handed to the loop or dropped by
@@ -53,13 +70,19 @@ Transfer::~Transfer() {
 
 // ---------------------------------------------------------------- Python side
 
+bool Transfer::upload_wanted() const {
+    if (!request_.fed_body || done_ || cancelled_) return false;
+    return upload_rewind_ ||
+           (upload_started_ && !upload_ended_ && upload_.size() - upload_read_ < kUploadLowWater);
+}
+
 bool Transfer::satisfied(Want want, std::size_t bytes) const {
     if (done_) return true;
     switch (want) {
-        case Want::Headers: return headers_done_;
+        case Want::Headers: return headers_done_ || upload_wanted();
         case Want::Data:
             return paused_ || body_.size() - body_read_ >= std::clamp<std::size_t>(bytes, 1, kHighWater);
-        case Want::Done: return false;
+        case Want::Done: return upload_wanted();
     }
     return false;
 }
@@ -102,10 +125,12 @@ nb::bytes Transfer::read(long max, bool& resume) {
     const std::size_t n = max < 0 ? available : std::min(available, static_cast<std::size_t>(max));
     nb::bytes out(body_.data() + body_read_, n);
     body_read_ += n;
+    if (request_.stream) unread_stream_bytes.fetch_sub(n, std::memory_order_relaxed);
     if (body_read_ == body_.size()) {
-        body_.clear();
+        // Drained: the memory goes back too (a stream's window is up to
+        // kHighWater; a whole body is read once), not kept beside the copy.
+        std::string().swap(body_);
         body_read_ = 0;
-        if (!request_.stream) body_.shrink_to_fit();  // a whole body is read once
     } else if (body_read_ > kHighWater) {
         body_.erase(0, body_read_);  // keep the buffer from growing without bound
         body_read_ = 0;
@@ -135,15 +160,45 @@ Failure Transfer::failure() {
     return failure_;
 }
 
-bool Transfer::mark_cancelled() {
-    std::unique_ptr<Completion> dropped;
+std::optional<UploadNeed> Transfer::upload_need() {
     std::lock_guard<std::mutex> lock(mutex_);
-    dropped = std::move(waiter_);
-    waiter_queue_.reset();
-    if (done_ || cancelled_) return false;
+    if (!upload_wanted()) return std::nullopt;
+    UploadNeed need{upload_epoch_, upload_rewind_};
+    upload_rewind_ = false;
+    return need;
+}
+
+bool Transfer::feed_upload(unsigned epoch, const char* data, std::size_t n) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (epoch != upload_epoch_ || upload_ended_ || done_ || cancelled_) return false;  // stale
+    if (n == 0) {
+        upload_ended_ = true;
+    } else {
+        if (upload_read_ > 0) {  // keep only the unsent tail
+            upload_.erase(0, upload_read_);
+            upload_read_ = 0;
+        }
+        upload_.append(data, n);
+    }
+    return upload_paused_;
+}
+
+bool Transfer::mark_cancelled() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    // A greenlet suspended on this transfer (cancelled from elsewhere: a
+    // close() during a read) is woken, and finds it cancelled.
+    std::unique_ptr<Completion> woken = std::move(waiter_);
+    CompletionQueuePtr queue = std::move(waiter_queue_);
+    const bool tell_engine = !done_ && !cancelled_;
     cancelled_ = true;
+    // Nobody will read what is buffered: give it back to the budget and the heap.
+    if (request_.stream) unread_stream_bytes.fetch_sub(body_.size() - body_read_, std::memory_order_relaxed);
+    std::string().swap(body_);
+    body_read_ = 0;
     changed_.notify_all();
-    return true;
+    lock.unlock();
+    if (woken && queue) queue->push(std::move(woken));
+    return tell_engine;
 }
 
 // ------------------------------------------------------------------ I/O thread
@@ -243,10 +298,14 @@ CURL* Transfer::setup(CURL* easy, std::vector<Transfer*>* paused) {
         curl_easy_setopt(easy, CURLOPT_READDATA, this);
         curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, &Transfer::on_seek);
         curl_easy_setopt(easy, CURLOPT_SEEKDATA, this);
-        curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,
-                         request_.chunked ? static_cast<curl_off_t>(-1)
-                                          : static_cast<curl_off_t>(request_.body.size()));
-        if (request_.body.size() > (64u << 10)) curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, 128L << 10);
+        curl_off_t size = static_cast<curl_off_t>(request_.body.size());
+        if (request_.chunked) {
+            size = -1;
+        } else if (request_.fed_body) {
+            size = static_cast<curl_off_t>(request_.content_length);
+        }
+        curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, size);
+        if (size < 0 || size > (64 << 10)) curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, 128L << 10);
         if (method != "PUT") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
     } else if (method != "GET") {
         curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
@@ -276,6 +335,7 @@ int Transfer::on_connected(void* self, char*, char*, int, int) {
 size_t Transfer::on_upload(char* data, size_t size, size_t count, void* self) {
     auto* t = static_cast<Transfer*>(self);
     t->last_activity_ = Clock::now();
+    if (t->request_.fed_body) return t->take_fed_upload(data, size * count);
     const std::string& body = t->request_.body;
     const std::size_t n = std::min(size * count, body.size() - t->upload_offset_);
     std::memcpy(data, body.data() + t->upload_offset_, n);
@@ -283,8 +343,47 @@ size_t Transfer::on_upload(char* data, size_t size, size_t count, void* self) {
     return n;
 }
 
+size_t Transfer::take_fed_upload(char* data, std::size_t n) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (cancelled_) return CURL_READFUNC_ABORT;
+    upload_started_ = true;
+    const std::size_t available = upload_.size() - upload_read_;
+    if (available == 0 && !upload_ended_) {
+        // Nothing to send until the Python side reads the next chunk: libcurl
+        // waits (and the read timeout with it), the feeder is woken.
+        upload_paused_ = true;
+        notify(lock);
+        return CURL_READFUNC_PAUSE;
+    }
+    const std::size_t taken = std::min(n, available);
+    std::memcpy(data, upload_.data() + upload_read_, taken);
+    upload_read_ += taken;
+    upload_sent_ += taken;
+    if (upload_wanted()) notify(lock);  // ask for the next chunk before this one runs out
+    return taken;
+}
+
+int Transfer::rewind_fed_upload() {
+    // libcurl resends the request (a reused connection turned out dead, an
+    // authentication round): start the body over from the Python side.
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (upload_sent_ == 0 && upload_read_ == 0) return CURL_SEEKFUNC_OK;  // nothing taken yet
+    if (!request_.fed_body_seekable) return CURL_SEEKFUNC_CANTSEEK;
+    upload_.clear();
+    upload_read_ = 0;
+    upload_sent_ = 0;
+    upload_ended_ = false;
+    upload_rewind_ = true;
+    ++upload_epoch_;  // chunks read before the rewind are dropped
+    notify(lock);
+    return CURL_SEEKFUNC_OK;
+}
+
 int Transfer::on_seek(void* self, curl_off_t offset, int origin) {
     auto* t = static_cast<Transfer*>(self);
+    if (t->request_.fed_body) {
+        return origin == SEEK_SET && offset == 0 ? t->rewind_fed_upload() : CURL_SEEKFUNC_CANTSEEK;
+    }
     if (origin != SEEK_SET || offset < 0 || static_cast<std::size_t>(offset) > t->request_.body.size()) {
         return CURL_SEEKFUNC_CANTSEEK;
     }
@@ -359,9 +458,13 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) {
     t->last_activity_ = Clock::now();
     std::unique_lock<std::mutex> lock(t->mutex_);
     if (t->cancelled_) return 0;  // makes libcurl abort the transfer
-    if (t->request_.stream && t->body_.size() - t->body_read_ >= kHighWater) {
+    const std::size_t unread = t->body_.size() - t->body_read_;
+    if (t->request_.stream &&
+        (unread >= kHighWater ||
+         (unread >= kChunk && unread_stream_bytes.load(std::memory_order_relaxed) + n > stream_budget.load(std::memory_order_relaxed)))) {
         if (!t->paused_) t->paused_list_->push_back(t);
         t->paused_ = true;  // libcurl keeps this chunk and offers it again on resume
+        t->notify(lock);    // a reader waiting for more takes what there is
         return CURL_WRITEFUNC_PAUSE;
     }
     try {
@@ -371,25 +474,37 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) {
         t->callback_failed_ = true;  // out of memory: fail the transfer, not the process
         return 0;
     }
-    if (t->request_.stream) t->notify(lock);
+    if (t->request_.stream) {
+        unread_stream_bytes.fetch_add(n, std::memory_order_relaxed);
+        t->notify(lock);
+    }
     return n;
 }
 
 void Transfer::resume_transfer() {
+    int still_paused = 0;  // the directions that stay paused
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (!paused_) return;
-        paused_ = false;
-        resume_requested_ = false;
+        const bool receive = paused_ && resume_requested_;
+        const bool send = upload_paused_ && (upload_read_ < upload_.size() || upload_ended_ || upload_rewind_);
+        if (!receive && !send) return;
+        if (receive) {
+            paused_ = false;
+            resume_requested_ = false;
+        }
+        if (send) upload_paused_ = false;
+        if (paused_) still_paused |= CURLPAUSE_RECV;
+        if (upload_paused_) still_paused |= CURLPAUSE_SEND;
     }
     last_activity_ = Clock::now();
-    curl_easy_pause(easy_, CURLPAUSE_CONT);  // may call on_body at once
+    curl_easy_pause(easy_, still_paused);  // may call on_body or on_upload at once
 }
 
 Clock::time_point Transfer::idle_deadline(Clock::time_point now) const {
     const long limit = request_.read_timeout_ms >= 0 ? request_.read_timeout_ms
                                                      : session_->config.read_timeout_ms;
-    if (limit <= 0 || paused_) return Clock::time_point::max();  // a paused reader is behind, not the server
+    // A paused reader, or a body not yet read from its source, is behind: not the server.
+    if (limit <= 0 || paused_ || upload_paused_) return Clock::time_point::max();
     // Still connecting (the connect timeout applies): look again one period on.
     return (connected_ ? last_activity_ : now) + std::chrono::milliseconds(limit);
 }

@@ -12,6 +12,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,13 @@ struct SessionConfig {
 };
 
 class Transfer;
+
+// The process-wide budget of unread streaming-body bytes (see on_body).
+constexpr std::size_t kDefaultStreamBudget = 32u << 20;
+// Sets it; returns the previous budget. Any thread.
+std::size_t set_stream_buffer_budget(std::size_t bytes);
+// Unread streaming-body bytes of all transfers now.
+std::size_t unread_stream_buffered();
 
 // A client's settings, its own connection pool (a libcurl share handle, so
 // closing the client closes its connections, as urllib3's pool does) and its
@@ -67,12 +75,25 @@ struct Request {
     std::string body;
     bool has_body = false;
     bool chunked = false;  // the request asked for Transfer-Encoding: chunked
+    // The body is not in `body`: the Python side feeds it in chunks as
+    // libcurl sends (feed_upload), `content_length` bytes (-1: unknown).
+    bool fed_body = false;
+    bool fed_body_seekable = false;  // it can start over if libcurl must resend
+    long long content_length = -1;
     bool stream = false;   // the response body is read incrementally
     long read_timeout_ms = -1;  // a per-request override; -1: the session's
 };
 
 // What a waiter waits for; each is also satisfied once the transfer is over.
+// Headers and Done are also satisfied while a fed request body needs its
+// next chunk (see upload_need), so that one wait serves both.
 enum class Want { Headers = 0, Data = 1, Done = 2 };
+
+// What the Python side must do for a fed body before feeding its next chunk.
+struct UploadNeed {
+    unsigned epoch;  // hand back to feed_upload; chunks of an older epoch are dropped
+    bool rewind;     // libcurl starts the body over: seek back to where it began
+};
 
 class Transfer {
 public:
@@ -99,6 +120,11 @@ public:
     bool at_eof();  // finished and every byte read
     std::size_t buffered();  // body bytes received and not yet read
     Failure failure();
+    // A fed body: what libcurl needs next, if anything. Clears the rewind.
+    std::optional<UploadNeed> upload_need();
+    // Appends a chunk of a fed body (empty: the end). Returns whether the
+    // I/O thread must resume the transfer (it paused waiting for this).
+    bool feed_upload(unsigned epoch, const char* data, std::size_t n);
     // Stops waiting for it; the I/O thread drops the connection. Returns
     // whether the engine still has to be told.
     bool mark_cancelled();
@@ -128,8 +154,11 @@ private:
     static size_t on_upload(char* data, size_t size, size_t count, void* self);
     static int on_seek(void* self, curl_off_t offset, int origin);
     static int on_connected(void* self, char*, char*, int, int);
+    size_t take_fed_upload(char* data, std::size_t n);
+    int rewind_fed_upload();
 
     bool satisfied(Want want, std::size_t bytes) const;  // mutex held
+    bool upload_wanted() const;  // mutex held
     // Wakes blocking waiters, and hands an armed async waiter to the loop if
     // its condition now holds. Called with the mutex held; pushes after unlock.
     void notify(std::unique_lock<std::mutex>& lock);
@@ -173,6 +202,15 @@ private:
     std::unique_ptr<Completion> waiter_;  // holds a Python future: GIL rules apply
     Want waiter_want_ = Want::Done;
     std::size_t waiter_bytes_ = 1;
+    // A fed request body: a small window between the Python side and libcurl.
+    std::string upload_;
+    std::size_t upload_read_ = 0;
+    std::size_t upload_sent_ = 0;  // bytes handed to libcurl since the last rewind
+    bool upload_started_ = false;  // libcurl asked for body bytes (after any 100 Continue)
+    bool upload_ended_ = false;    // the Python side fed the end
+    bool upload_paused_ = false;   // libcurl's read is paused until the next chunk
+    bool upload_rewind_ = false;
+    unsigned upload_epoch_ = 0;
 };
 
 }  // namespace aboto3
