@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import textwrap
 from pathlib import Path
 
@@ -78,10 +77,10 @@ def test_missing_core_falls_back_to_pure_python(tmp_path: Path, moto_url: str) -
 
         print("call:", *asyncio.run(main()))
     """)
-    site = sysconfig.get_paths()["purelib"]
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join([str(package_without_extension(tmp_path)), site])
-    )
+    # This process's path (its dependencies), less wherever an aboto3 package is.
+    path = [p for p in sys.path if p and not (Path(p) / "aboto3" / "__init__.py").exists()]
+    pythonpath = os.pathsep.join([str(package_without_extension(tmp_path)), *path])
+    env = dict(os.environ, PYTHONPATH=pythonpath)
     # -S: without site, the editable install's import hook cannot load the extension.
     done = subprocess.run(
         [sys.executable, "-S", "-c", script], env=env, capture_output=True, text=True, timeout=60
