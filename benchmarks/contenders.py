@@ -30,6 +30,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 VENDOR_DIR = BENCH_DIR / ".vendor"
 ORIGINAL_VERSION = "0.1.2"
 ORIGINAL_DIR = VENDOR_DIR / "aboto3_0_1_2"
+# Our package with the extension built ABOTO3_PORTABLE=ON (self-pipe, poll()).
+PORTABLE_DIR = VENDOR_DIR / "aboto3_portable"
 
 MIB = 1024 * 1024
 REGION = "us-east-1"
@@ -434,6 +436,72 @@ class Aboto3(Contender):
         await self._aio.close()
 
 
+class PureAboto3(Aboto3):
+    """Our thread engine without the C++ extension (ABOTO3_PURE_PYTHON=1)."""
+
+    def __init__(self) -> None:
+        super().__init__("threads")
+        self.key = "aboto3-pure"
+        self.label = "aboto3 pure Python"
+        self.about = (
+            "aboto3.AIOClient(client) with ABOTO3_PURE_PYTHON=1: Python threads, "
+            "batched completions (what platforms without a binary wheel run)"
+        )
+
+    def _make(self, client: Any) -> Any:
+        import aboto3
+
+        if aboto3._engine.HAVE_CORE:
+            raise RuntimeError("aboto3 was imported with its extension before this contender")
+        return aboto3.AIOClient(client)
+
+    async def open(self, cell: Cell, endpoint_url: str | None) -> AsyncCall:
+        import os
+
+        os.environ["ABOTO3_PURE_PYTHON"] = "1"  # read when aboto3 is first imported
+        return await super().open(cell, endpoint_url)
+
+
+class PortableNativeAboto3(Aboto3):
+    """The native engine on the portable poll() backend (what macOS runs)."""
+
+    def __init__(self) -> None:
+        super().__init__("native")
+        self.key = "aboto3-native-poll"
+        self.label = "aboto3 native (poll)"
+        self.about = (
+            'aboto3.AIOClient(client, engine="native") built with ABOTO3_PORTABLE=ON: '
+            "poll() and a self-pipe instead of epoll and eventfd"
+        )
+
+    def unavailable(self) -> str | None:
+        if not list((PORTABLE_DIR / "aboto3").glob("_core*.so")):
+            return f"no portable build in {PORTABLE_DIR} (benchmarks.run builds it)"
+        return None
+
+    def _make(self, client: Any) -> Any:
+        aboto3 = import_portable_aboto3()
+        return aboto3.AIOClient(client, engine="native")
+
+
+def import_portable_aboto3() -> Any:
+    """Import our package from PORTABLE_DIR instead of the installed one."""
+    if "aboto3" not in sys.modules:
+        # An editable install redirects imports of aboto3 (and its extension)
+        # to the build tree: drop its finder so the path below is used.
+        sys.meta_path[:] = [
+            f for f in sys.meta_path if type(f).__name__ != "ScikitBuildRedirectingFinder"
+        ]
+        sys.path.insert(0, str(PORTABLE_DIR))
+    import aboto3
+
+    if not aboto3.__file__ or not aboto3.__file__.startswith(str(PORTABLE_DIR)):
+        raise RuntimeError(f"expected aboto3 from {PORTABLE_DIR}, got {aboto3.__file__}")
+    if aboto3._engine.NATIVE_IO != "poll":
+        raise RuntimeError(f"the portable build runs {aboto3._engine.NATIVE_IO!r}, not poll")
+    return aboto3
+
+
 def native_engine_unavailable(engine: str) -> str | None:
     """Why ``AIOClient(client, engine=engine)`` cannot be made here, or None.
 
@@ -493,6 +561,8 @@ CONTENDERS: dict[str, Contender] = {
         AioBotocore(),
         Aboto3("threads"),
         Aboto3("native"),
+        PureAboto3(),
+        PortableNativeAboto3(),
         RunInExecutor(),
     )
 }

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from .contenders import (
     CONTENDERS,
     ORIGINAL_DIR,
     ORIGINAL_VERSION,
+    PORTABLE_DIR,
     WORKLOADS,
     Cell,
 )
@@ -40,8 +42,16 @@ from .worker import RESULT_PREFIX, machine_busy_s
 
 REPO_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
-ASYNC_CONTENDERS = ("to_thread", "aboto3-0.1.2", "aiobotocore", "aboto3-threads", "aboto3-native")
-BRIDGE_CONTENDERS = ("run_in_executor", "aboto3-threads", "aboto3-native")
+ASYNC_CONTENDERS = (
+    "to_thread",
+    "aboto3-0.1.2",
+    "aiobotocore",
+    "aboto3-threads",
+    "aboto3-native",
+    "aboto3-pure",
+    "aboto3-native-poll",
+)
+BRIDGE_CONTENDERS = ("run_in_executor", "aboto3-threads", "aboto3-native", "aboto3-pure")
 DEFAULT_POOL = 10
 MAX_POOL = 100
 
@@ -136,11 +146,44 @@ def ensure_original_installed() -> str | None:
     return None
 
 
+def ensure_portable_built() -> str | None:
+    """Build our extension with ABOTO3_PORTABLE=ON into PORTABLE_DIR (as
+    .ci/variants does). Returns why it could not be, or None."""
+    package = PORTABLE_DIR / "aboto3"
+    if list(package.glob("_core*.so")):
+        return None
+    if shutil.which("cmake") is None:
+        return "cmake is not installed (pip install cmake)"
+    print(f"building the portable extension into {PORTABLE_DIR.relative_to(REPO_ROOT)}")
+    import nanobind
+
+    build = PORTABLE_DIR / "build"
+    configure = [
+        "cmake", "-S", str(REPO_ROOT), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
+        "-DABOTO3_PORTABLE=ON", f"-Dnanobind_DIR={nanobind.cmake_dir()}",
+        f"-DPython_EXECUTABLE={sys.executable}",
+    ]  # fmt: skip
+    for command in (configure, ["cmake", "--build", str(build), "-j", "2"]):
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            return f"could not build the portable extension: {result.stdout[-300:]}"
+    shutil.rmtree(package, ignore_errors=True)
+    shutil.copytree(REPO_ROOT / "src" / "aboto3", package,
+                    ignore=shutil.ignore_patterns("_core*.so", "__pycache__"))  # fmt: skip
+    for built in build.glob("_core*.so"):
+        shutil.copy2(built, package)
+    return None
+
+
 def check_contenders(keys: Iterable[str]) -> dict[str, str]:
     """Why each unavailable contender is skipped."""
+    prepare = {
+        "aboto3-0.1.2": ensure_original_installed,
+        "aboto3-native-poll": ensure_portable_built,
+    }
     skipped: dict[str, str] = {}
     for key in keys:
-        reason = ensure_original_installed() if key == "aboto3-0.1.2" else None
+        reason = prepare[key]() if key in prepare else None
         reason = reason or CONTENDERS[key].unavailable()
         if reason:
             skipped[key] = reason

@@ -154,6 +154,7 @@ async def test_header_bytes_are_latin_1(engine: str) -> None:
     assert actual["Metadata"] == expected["Metadata"] == {"name": "café", "utf8": "cafÃ©"}
 
 
+@pytest.mark.native
 async def test_dropped_streaming_responses_free_their_connections(stub: StubServer) -> None:
     s3 = s3_client(stub.endpoint_url, max_pool_connections=1)
     async with aboto3.AIOClient(s3, engine="native") as aio:
@@ -165,6 +166,7 @@ async def test_dropped_streaming_responses_free_their_connections(stub: StubServ
         assert len(await body.read()) == 1024
 
 
+@pytest.mark.native
 async def test_raw_read_of_nothing_returns_at_once(stub: StubServer) -> None:
     s3 = s3_client(stub.endpoint_url)
     async with aboto3.AIOClient(s3, engine="native"):
@@ -173,6 +175,7 @@ async def test_raw_read_of_nothing_returns_at_once(stub: StubServer) -> None:
         assert len(body.read()) == 1024
 
 
+@pytest.mark.native
 async def test_two_native_clients_on_one_boto3_client(stub: StubServer, tmp_path: Any) -> None:
     s3 = s3_client(stub.endpoint_url)
     original = s3._endpoint.http_session
@@ -207,6 +210,7 @@ def run_script(source: str, timeout: float = 60) -> subprocess.CompletedProcess[
     )
 
 
+@pytest.mark.native
 def test_fork_with_a_call_in_flight_on_a_used_session(slow_stub: StubServer) -> None:
     done = run_script(f"""
         import asyncio, os, boto3, aboto3
@@ -237,6 +241,7 @@ def test_fork_with_a_call_in_flight_on_a_used_session(slow_stub: StubServer) -> 
     assert done.stdout.strip() == "ok"
 
 
+@pytest.mark.native
 def test_exit_with_a_daemon_thread_blocked_in_the_native_session(slow_stub: StubServer) -> None:
     done = run_script(f"""
         import asyncio, threading, boto3, aboto3

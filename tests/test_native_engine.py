@@ -24,6 +24,9 @@ from botocore.credentials import RefreshableCredentials
 from botocore.httpsession import URLLib3Session
 
 import aboto3
+
+if "native" not in aboto3.engines():
+    pytest.skip("this install has no native engine", allow_module_level=True)
 from aboto3 import _core
 from aboto3._native import NativeHTTPSession
 from benchmarks.stub import StubServer

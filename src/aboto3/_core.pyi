@@ -5,8 +5,10 @@ import concurrent.futures
 import contextvars
 from typing import Any, Callable
 
+def build_features() -> dict[str, str]: ...
+
 class CompletionBridge:
-    """Delivers finished calls to one event loop: one eventfd wake-up per batch."""
+    """Delivers finished calls to one event loop: one wake-up per batch."""
 
     def __init__(self) -> None: ...
     @property
@@ -39,6 +41,8 @@ class ThreadPool:
     def thread_count(self) -> int: ...
 
 def shutdown_all_pools() -> None: ...
+
+# Only in a build with libcurl (native_io non-empty):
 
 class Transfer:
     """One HTTP exchange running on the libcurl I/O thread."""

@@ -27,9 +27,11 @@ from botocore.exceptions import HTTPClientError
 from botocore.httpsession import URLLib3Session, get_cert_path
 from urllib3.util.url import _encode_target, parse_url
 
-from . import _core
-from ._engine import Engine, ThreadEngine, bridge_for, running_loop
+from ._engine import Engine, ThreadEngine, bridge_for, require_native_engine, running_loop
 from ._suspend import in_engine_greenlet, intercept_sleep, run_in_greenlet, suspend
+
+require_native_engine()  # a clear error, not an ImportError, where the build lacks it
+from . import _core  # noqa: E402
 
 T = TypeVar("T")
 

@@ -9,7 +9,7 @@ from typing import Any, Callable, Generic, TypeVar
 
 from botocore.client import BaseClient
 
-from ._engine import Engine, Executor, ThreadEngine, ThreadPool
+from ._engine import Engine, Executor, ThreadEngine, ThreadPool, require_native_engine
 from .body import BATCH_SIZE, AIOStreamingBody
 from .eventstream import AIOEventStream
 from .paginate import AIOPaginator
@@ -17,7 +17,7 @@ from .waiter import AIOWaiter
 
 ClientT = TypeVar("ClientT", bound=BaseClient)
 
-__all__ = ["AIOClient"]
+__all__ = ["AIOClient", "check_engine"]
 
 # Public client methods that do no I/O and so stay synchronous. get_paginator
 # and get_waiter are defined on AIOClient itself; everything else callable
@@ -29,6 +29,14 @@ _SYNC_METHODS = frozenset({"can_paginate"})
 _TRANSFER_METHODS = frozenset(
     {"upload_file", "download_file", "upload_fileobj", "download_fileobj", "copy"}
 )
+
+
+def check_engine(engine: str) -> None:
+    """Refuse an unknown engine, or one this install cannot run (saying what to install)."""
+    if engine not in ("threads", "native"):
+        raise ValueError(f"engine must be 'threads' or 'native', not {engine!r}")
+    if engine == "native":
+        require_native_engine()
 
 
 class AIOClient(Generic[ClientT]):
@@ -57,7 +65,8 @@ class AIOClient(Generic[ClientT]):
         worker thread. ``"native"`` runs it in a greenlet on the event-loop
         thread with its HTTP in aboto3's libcurl engine: no thread per call,
         thousands of calls in flight. S3 transfer helpers and credential
-        refreshes still use the thread pool.
+        refreshes still use the thread pool. ``aboto3.engines()`` tells
+        which engines this install has.
     """
 
     def __init__(
@@ -79,8 +88,7 @@ class AIOClient(Generic[ClientT]):
                 "thread_pool_executor must be a concurrent.futures.Executor or an "
                 f"aboto3.ThreadPool, not {type(thread_pool_executor).__name__}"
             )
-        if engine not in ("threads", "native"):
-            raise ValueError(f"engine must be 'threads' or 'native', not {engine!r}")
+        check_engine(engine)
         self._client = boto3_client
         self._closing: asyncio.Future[None] | None = None
         # Work that waits on threads of its own (s3transfer) must itself run on

@@ -2,12 +2,6 @@
 
 #include "process.h"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdint>
-#include <system_error>
 
 namespace aboto3 {
 
@@ -63,17 +57,9 @@ void settle_future(const nb::handle& future, const nb::handle& value, bool faile
 
 void FutureOutcome::resolve() { settle_future(future_, value_, failed_); }
 
-CompletionQueue::CompletionQueue() {
-    fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fd_ < 0) {
-        throw std::system_error(errno, std::generic_category(), "eventfd");
-    }
-}
+CompletionQueue::CompletionQueue() = default;
 
 CompletionQueue::~CompletionQueue() {
-    if (fd_ >= 0) {
-        ::close(fd_);
-    }
     if (pending_.empty() && draining_.empty()) {
         return;
     }
@@ -99,23 +85,14 @@ void CompletionQueue::push(std::unique_ptr<Completion> completion) {
     }
     if (was_empty) {
         signals_.fetch_add(1, std::memory_order_relaxed);
-        const std::uint64_t one = 1;
-        // EAGAIN means the counter is already non-zero: the loop will wake.
-        ssize_t rc;
-        do {
-            rc = ::write(fd_, &one, sizeof one);
-        } while (rc < 0 && errno == EINTR);
+        wakeup_.notify();
     }
 }
 
 std::size_t CompletionQueue::drain() {
-    // Reset the eventfd before taking the batch: a push that lands after the
-    // swap finds the queue empty and writes again, so nothing is missed.
-    std::uint64_t counter;
-    ssize_t rc;
-    do {
-        rc = ::read(fd_, &counter, sizeof counter);
-    } while (rc < 0 && errno == EINTR);
+    // Reset the wake-up before taking the batch: a push that lands after the
+    // swap finds the queue empty and signals again, so nothing is missed.
+    wakeup_.clear();
     {
         std::lock_guard<std::mutex> lock(mutex_);
         draining_.swap(pending_);

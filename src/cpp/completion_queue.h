@@ -1,6 +1,8 @@
 // The completion bridge: finished work from any thread reaches the event loop
-// through one queue and one eventfd, which is written once per batch.
+// through one queue and one wake-up descriptor, signalled once per batch.
 #pragma once
+
+#include "wakeup.h"
 
 #include <nanobind/nanobind.h>
 
@@ -52,19 +54,25 @@ public:
     // Loop thread, GIL held: resolves everything queued so far in one pass.
     std::size_t drain();
 
-    int fd() const { return fd_; }
+    int fd() const { return wakeup_.fd(); }
     std::size_t signals() const { return signals_.load(std::memory_order_relaxed); }
 
 private:
     std::mutex mutex_;
     std::vector<std::unique_ptr<Completion>> pending_;
     std::vector<std::unique_ptr<Completion>> draining_;
-    int fd_ = -1;
-    std::atomic<std::size_t> signals_{0};  // eventfd writes: one per batch
+    Wakeup wakeup_;
+    std::atomic<std::size_t> signals_{0};  // wake-ups: one per batch
 };
 
 // Passed across threads: whoever drops the last reference may not hold the
 // GIL, so the queue's destructor takes care of that itself.
 using CompletionQueuePtr = std::shared_ptr<CompletionQueue>;
+
+// The Python face of a completion queue (aboto3._core.CompletionBridge); C++
+// threads share the queue itself.
+struct CompletionBridge {
+    CompletionQueuePtr queue = std::make_shared<CompletionQueue>();
+};
 
 }  // namespace aboto3

@@ -2,15 +2,9 @@
 
 #include "process.h"
 
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdint>
 #include <pthread.h>
+
 #include <stdexcept>
-#include <system_error>
 
 namespace aboto3 {
 
@@ -22,7 +16,7 @@ std::shared_ptr<CurlEngine>& instance_slot() {
     return engine;
 }
 
-// Where a socket is registered with epoll (given to curl_multi_assign).
+// Marks a socket the poller watches already (given to curl_multi_assign).
 int registered_marker = 0;
 
 }  // namespace
@@ -81,20 +75,10 @@ void CurlEngine::dispose_share(CURLSH* share) {
     }
 }
 
-CurlEngine::CurlEngine() {
+CurlEngine::CurlEngine() : poller_(Poller::create()) {
     multi_ = curl_multi_init();
-    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (multi_ == nullptr || epoll_fd_ < 0 || wake_fd_ < 0) {
-        if (multi_ != nullptr) curl_multi_cleanup(multi_);
-        if (epoll_fd_ >= 0) ::close(epoll_fd_);
-        if (wake_fd_ >= 0) ::close(wake_fd_);
-        throw std::runtime_error("aboto3: could not create the libcurl engine");
-    }
-    epoll_event event{};
-    event.events = EPOLLIN;
-    event.data.fd = wake_fd_;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event);
+    if (multi_ == nullptr) throw std::runtime_error("aboto3: could not create the libcurl engine");
+    poller_->watch(wake_.fd(), Poller::kIn, false);
     curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &CurlEngine::on_socket);
     curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
     curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlEngine::on_timer);
@@ -107,8 +91,6 @@ CurlEngine::~CurlEngine() {
     if (thread_.joinable()) thread_.join();
     for (CURL* easy : spare_handles_) curl_easy_cleanup(easy);
     curl_multi_cleanup(multi_);
-    ::close(epoll_fd_);
-    ::close(wake_fd_);
 }
 
 void CurlEngine::post(Command command) {
@@ -118,13 +100,7 @@ void CurlEngine::post(Command command) {
         was_empty = commands_.empty();
         commands_.push_back(std::move(command));
     }
-    if (was_empty) {
-        const std::uint64_t one = 1;
-        ssize_t rc;
-        do {
-            rc = ::write(wake_fd_, &one, sizeof one);
-        } while (rc < 0 && errno == EINTR);
-    }
+    if (was_empty) wake_.notify();
 }
 
 void CurlEngine::submit(std::shared_ptr<Transfer> transfer) {
@@ -149,22 +125,15 @@ void CurlEngine::release_connections(std::shared_ptr<Session> session) {
 int CurlEngine::on_socket(CURL*, curl_socket_t fd, int what, void* self, void* socket_data) {
     auto* engine = static_cast<CurlEngine*>(self);
     if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(engine->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+        engine->poller_->forget(fd);
         curl_multi_assign(engine->multi_, fd, nullptr);
         return 0;
     }
-    epoll_event event{};
-    event.data.fd = fd;
-    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) event.events |= EPOLLIN;
-    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) event.events |= EPOLLOUT;
-    if (socket_data == nullptr) {
-        if (epoll_ctl(engine->epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0 && errno == EEXIST) {
-            epoll_ctl(engine->epoll_fd_, EPOLL_CTL_MOD, fd, &event);
-        }
-        curl_multi_assign(engine->multi_, fd, &registered_marker);
-    } else {
-        epoll_ctl(engine->epoll_fd_, EPOLL_CTL_MOD, fd, &event);
-    }
+    int flags = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) flags |= Poller::kIn;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) flags |= Poller::kOut;
+    engine->poller_->watch(fd, flags, socket_data != nullptr);
+    if (socket_data == nullptr) curl_multi_assign(engine->multi_, fd, &registered_marker);
     return 0;
 }
 
@@ -196,30 +165,25 @@ int CurlEngine::wait_timeout_ms(Clock::time_point now) const {
 
 void CurlEngine::run() {
     name_this_thread("aboto3-io");
-    constexpr int kMaxEvents = 256;
-    epoll_event events[kMaxEvents];
+    std::vector<Poller::Ready> ready;
     int still_running = 0;
     while (!stopping_) {
-        const int n = epoll_wait(epoll_fd_, events, kMaxEvents, wait_timeout_ms(Clock::now()));
-        if (n < 0 && errno != EINTR) break;
+        if (!poller_->wait(wait_timeout_ms(Clock::now()), ready)) break;
         bool woken = false;
-        for (int i = 0; i < n; ++i) {
-            const int fd = events[i].data.fd;
-            if (fd == wake_fd_) {
+        for (const Poller::Ready& event : ready) {
+            if (event.fd == wake_.fd()) {
                 woken = true;
                 continue;
             }
             int flags = 0;
-            if (events[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
-            if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
-            if (events[i].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
-            curl_multi_socket_action(multi_, fd, flags, &still_running);
+            if (event.flags & Poller::kIn) flags |= CURL_CSELECT_IN;
+            if (event.flags & Poller::kOut) flags |= CURL_CSELECT_OUT;
+            if (event.flags & Poller::kError) flags |= CURL_CSELECT_ERR;
+            curl_multi_socket_action(multi_, event.fd, flags, &still_running);
             release_paused();
         }
         if (woken) {
-            std::uint64_t counter;
-            while (::read(wake_fd_, &counter, sizeof counter) < 0 && errno == EINTR) {
-            }
+            wake_.clear();
             run_commands();
         }
         const Clock::time_point now = Clock::now();

@@ -1,8 +1,11 @@
-// The native engine's I/O thread: one libcurl multi handle driven by epoll,
-// fed through a command queue, never touching Python or the GIL.
+// The native engine's I/O thread: one libcurl multi handle driven by a Poller
+// (epoll on Linux, poll() elsewhere), fed through a command queue, never
+// touching Python or the GIL.
 #pragma once
 
+#include "poller.h"
 #include "transfer.h"
+#include "wakeup.h"
 
 #include <curl/curl.h>
 
@@ -68,8 +71,8 @@ private:
     static int on_timer(CURLM* multi, long timeout_ms, void* self);
 
     CURLM* multi_ = nullptr;
-    int epoll_fd_ = -1;
-    int wake_fd_ = -1;
+    std::unique_ptr<Poller> poller_;
+    Wakeup wake_;  // commands are waiting
     std::thread thread_;
 
     std::mutex commands_mutex_;

@@ -1,22 +1,27 @@
 // Python bindings for the engine, and nothing else.
 #include "completion_queue.h"
-#include "curl_engine.h"
 #include "process.h"
 #include "thread_pool.h"
+#include "wakeup.h"
 
 #include <nanobind/nanobind.h>
-#include <nanobind/stl/optional.h>
-#include <nanobind/stl/pair.h>
+#include <nanobind/stl/map.h>
 #include <nanobind/stl/string.h>
-#include <nanobind/stl/vector.h>
 
-#include <cctype>
-#include <optional>
+#include <map>
+#include <string>
 
 namespace nb = nanobind;
 using namespace nb::literals;
 
 namespace aboto3 {
+
+#ifdef ABOTO3_NATIVE_ENGINE
+// native_module.cpp: the libcurl engine's bindings, built only with libcurl.
+void bind_native_engine(nb::module_& m);
+const char* native_io_backend();
+#endif
+
 namespace {
 
 // Settles an asyncio.Future from a concurrent.futures.Future that a
@@ -55,173 +60,33 @@ private:
     nb::object concurrent_;
 };
 
-// The Python face of a completion queue; C++ threads share the queue itself.
-struct CompletionBridge {
-    CompletionQueuePtr queue = std::make_shared<CompletionQueue>();
-};
-
-// ---- native engine -------------------------------------------------------
-
-bool header_is(const std::string& name, const char* wanted) {
-    std::size_t i = 0;
-    for (; wanted[i] != '\0'; ++i) {
-        if (i >= name.size() ||
-            std::tolower(static_cast<unsigned char>(name[i])) != wanted[i]) {
-            return false;
-        }
-    }
-    return i == name.size();
+std::map<std::string, std::string> build_features() {
+    std::map<std::string, std::string> features;
+    features["wakeup"] = Wakeup::kind();
+#ifdef ABOTO3_NATIVE_ENGINE
+    features["native_io"] = native_io_backend();
+#else
+    features["native_io"] = "";
+#endif
+    return features;
 }
-
-std::string as_bytes(nb::handle value) {
-    if (PyBytes_Check(value.ptr())) {
-        return std::string(PyBytes_AS_STRING(value.ptr()), PyBytes_GET_SIZE(value.ptr()));
-    }
-    if (PyUnicode_Check(value.ptr())) {
-        // http.client sends header values as latin-1.
-        PyObject* encoded = PyUnicode_AsEncodedString(value.ptr(), "latin-1", "strict");
-        if (encoded == nullptr) throw nb::python_error();
-        std::string out(PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded));
-        Py_DECREF(encoded);
-        return out;
-    }
-    Py_buffer view;
-    if (PyObject_GetBuffer(value.ptr(), &view, PyBUF_SIMPLE) != 0) throw nb::python_error();
-    std::string out(static_cast<const char*>(view.buf), static_cast<std::size_t>(view.len));
-    PyBuffer_Release(&view);
-    return out;
-}
-
-// The Python face of one transfer. Dropping it before the transfer is over
-// cancels it, so an abandoned request never keeps its connection busy.
-struct TransferHandle {
-    std::shared_ptr<Transfer> transfer;
-    std::shared_ptr<CurlEngine> engine;
-
-    TransferHandle(std::shared_ptr<Transfer> t, std::shared_ptr<CurlEngine> e)
-        : transfer(std::move(t)), engine(std::move(e)) {}
-    TransferHandle(TransferHandle&&) = default;
-    TransferHandle& operator=(TransferHandle&&) = default;
-    TransferHandle(const TransferHandle&) = delete;
-    TransferHandle& operator=(const TransferHandle&) = delete;
-    ~TransferHandle() { cancel(); }
-
-    void cancel() {
-        if (transfer && transfer->mark_cancelled()) engine->cancel(transfer);
-    }
-
-    bool feed(unsigned epoch, nb::bytes chunk) {
-        const bool resume = transfer->feed_upload(epoch, chunk.c_str(), chunk.size());
-        if (resume) engine->resume(transfer);
-        return resume;
-    }
-
-    nb::bytes read(long max) {
-        bool resume = false;
-        nb::bytes data = transfer->read(max, resume);
-        if (resume) engine->resume(transfer);
-        return data;
-    }
-};
-
-// The Python face of one botocore client's HTTP settings.
-struct HttpSession {
-    std::shared_ptr<Session> session;
-
-    HttpSession(std::size_t max_connections, double connect_timeout, double read_timeout,
-                bool verify, const std::string& ca_file, const std::string& client_cert,
-                const std::string& client_key, bool tcp_keepalive, const std::string& proxy_ca_file,
-                const std::string& proxy_client_cert, const std::string& proxy_client_key) {
-        if (max_connections == 0) throw nb::value_error("max_connections must be at least 1");
-        SessionConfig config;
-        config.max_connections = max_connections;
-        config.connect_timeout_ms = static_cast<long>(connect_timeout * 1000);
-        config.read_timeout_ms = static_cast<long>(read_timeout * 1000);
-        config.verify = verify;
-        config.ca_file = ca_file;
-        config.client_cert = client_cert;
-        config.client_key = client_key;
-        config.tcp_keepalive = tcp_keepalive;
-        config.proxy_ca_file = proxy_ca_file;
-        config.proxy_client_cert = proxy_client_cert;
-        config.proxy_client_key = proxy_client_key;
-        session = std::make_shared<Session>(std::move(config));
-    }
-
-    TransferHandle send(const std::string& method, const std::string& url, nb::list headers,
-                        std::optional<nb::object> body, bool stream, const std::string& proxy_url,
-                        double read_timeout, bool fed_body, bool seekable,
-                        const std::string& target) {
-        Request request;
-        request.target = target;
-        request.read_timeout_ms = read_timeout < 0 ? -1 : static_cast<long>(read_timeout * 1000);
-        request.method = method;
-        request.url = url;
-        request.proxy_url = proxy_url;
-        request.stream = stream;
-        bool has_expect = false, has_accept = false, has_accept_encoding = false;
-        for (nb::handle item : headers) {
-            nb::tuple pair = nb::borrow<nb::tuple>(item);
-            std::string name = as_bytes(pair[0]);
-            std::string value = as_bytes(pair[1]);
-            has_expect |= header_is(name, "expect");
-            has_accept |= header_is(name, "accept");
-            has_accept_encoding |= header_is(name, "accept-encoding");
-            if (header_is(name, "transfer-encoding") && value.find("chunked") != std::string::npos) {
-                request.chunked = true;
-            }
-            if (header_is(name, "content-length")) {
-                try {
-                    request.content_length = std::stoll(value);
-                } catch (const std::exception&) {
-                    throw nb::value_error("invalid Content-Length header");
-                }
-            }
-            // libcurl sends "Name;" as a header with an empty value.
-            request.header_lines.push_back(value.empty() ? name + ";" : name + ": " + value);
-        }
-        // Send what urllib3 sends: no libcurl defaults, no unasked-for Expect,
-        // and http.client's Accept-Encoding where it puts it, right after Host
-        // (libcurl sends Host first, then these lines in order).
-        if (!has_expect) request.header_lines.emplace_back("Expect:");
-        if (!has_accept) request.header_lines.emplace_back("Accept:");
-        if (!has_accept_encoding) {
-            request.header_lines.insert(request.header_lines.begin(), "Accept-Encoding: identity");
-        }
-        // Through a forwarding proxy libcurl would add a Proxy-Connection header.
-        if (!target.empty() && target[0] != '/') request.header_lines.emplace_back("Proxy-Connection:");
-        if (fed_body) {
-            request.fed_body = true;
-            request.fed_body_seekable = seekable;
-        } else if (body && !body->is_none()) {
-            request.body = as_bytes(*body);
-        }
-        request.has_body = !request.body.empty() || request.chunked || fed_body || method == "POST" ||
-                           method == "PUT" || method == "PATCH";
-        TransferHandle handle{std::make_shared<Transfer>(session, std::move(request)),
-                              CurlEngine::instance()};
-        handle.engine->submit(handle.transfer);
-        return handle;
-    }
-};
-
 
 }  // namespace
 }  // namespace aboto3
 
 NB_MODULE(_core, m) {
     using namespace aboto3;
-    m.doc() = "aboto3's C++ engine: worker pool, completion bridge and HTTP transport.";
+    m.doc() = "aboto3's C++ engine: worker pool, completion bridge and (with libcurl) HTTP transport.";
     // Clients kept in globals are still alive when the interpreter exits;
     // that is normal use, not a reference leak worth a warning.
     nb::set_leak_warnings(false);
     fork_generation();  // installs the fork handler before any thread exists
 
     nb::class_<CompletionBridge>(m, "CompletionBridge",
-        "Delivers finished calls to one event loop: one eventfd wake-up per batch.")
+        "Delivers finished calls to one event loop: one wake-up per batch.")
         .def(nb::init<>())
         .def_prop_ro("fd", [](const CompletionBridge& b) { return b.queue->fd(); },
-            "The eventfd the event loop watches with add_reader().")
+            "The descriptor the event loop watches with add_reader().")
         .def_prop_ro("signals", [](const CompletionBridge& b) { return b.queue->signals(); },
             "How many times the loop was signalled: once per batch of completions.")
         .def("drain", [](CompletionBridge& b) { return b.queue->drain(); },
@@ -256,98 +121,10 @@ NB_MODULE(_core, m) {
     m.def("shutdown_all_pools", &ThreadPool::shutdown_all,
           "Stop every pool and wait for its workers; run at interpreter exit.");
 
-    nb::class_<TransferHandle>(m, "Transfer", "One HTTP exchange running on the libcurl I/O thread.")
-        .def("wait_async",
-            [](TransferHandle& h, CompletionBridge& bridge, nb::object future, int want,
-               std::size_t min_bytes) {
-                return h.transfer->wait_async(bridge.queue, std::move(future), static_cast<Want>(want),
-                                              min_bytes);
-            },
-            "bridge"_a, "future"_a, "want"_a, "min_bytes"_a = 1,
-            "True if `want` (0 headers, 1 data, 2 done) holds now; else settle `future` when it "
-            "does. Data means `min_bytes` buffered, or the transfer paused or over.")
-        .def("wait",
-            [](TransferHandle& h, int want, std::size_t min_bytes) {
-                h.transfer->wait(static_cast<Want>(want), min_bytes);
-            },
-            "want"_a, "min_bytes"_a = 1, "Block, with the GIL released, until `want` holds.")
-        .def_prop_ro("status", [](TransferHandle& h) { return h.transfer->status(); })
-        .def("headers",
-            [](TransferHandle& h) {
-                // Header bytes are latin-1, as http.client decodes them.
-                nb::list out;
-                for (const auto& [name, value] : h.transfer->headers()) {
-                    nb::object key = nb::steal(PyUnicode_DecodeLatin1(name.data(), name.size(), nullptr));
-                    nb::object text = nb::steal(PyUnicode_DecodeLatin1(value.data(), value.size(), nullptr));
-                    if (!key.is_valid() || !text.is_valid()) throw nb::python_error();
-                    out.append(nb::make_tuple(key, text));
-                }
-                return out;
-            },
-            "The response headers, repeated names joined with ', ' as urllib3 does.")
-        .def("read", &TransferHandle::read, "max"_a = -1,
-            "Up to `max` buffered body bytes (all if negative); b'' if none are buffered yet.")
-        .def_prop_ro("finished", [](TransferHandle& h) { return h.transfer->finished(); })
-        .def_prop_ro("at_eof", [](TransferHandle& h) { return h.transfer->at_eof(); })
-        .def_prop_ro("buffered", [](TransferHandle& h) { return h.transfer->buffered(); },
-            "Body bytes received and not yet read.")
-        .def_prop_ro("failed", [](TransferHandle& h) { return h.transfer->failure().kind != FailureKind::None; })
-        .def_prop_ro("truncated",
-            [](TransferHandle& h) { return is_truncated(h.transfer->failure()); },
-            "The server closed the connection cleanly before sending the whole body.")
-        .def("send_error",
-            [](TransferHandle& h) -> nb::object {
-                Failure failure = h.transfer->failure();
-                if (failure.kind == FailureKind::None) return nb::none();
-                return send_exception(failure, h.transfer->request().url, h.transfer->request().proxy_url);
-            },
-            "The botocore exception for a failed send, or None.")
-        .def("body_error",
-            [](TransferHandle& h) -> nb::object {
-                Failure failure = h.transfer->failure();
-                if (failure.kind == FailureKind::None) return nb::none();
-                return body_read_exception(failure, h.transfer->request().url);
-            },
-            "The urllib3 exception for a failed body read, or None.")
-        .def("upload_need",
-            [](TransferHandle& h) -> std::optional<std::pair<unsigned, bool>> {
-                std::optional<UploadNeed> need = h.transfer->upload_need();
-                if (!need) return std::nullopt;
-                return std::make_pair(need->epoch, need->rewind);
-            },
-            "For a fed body: None, or (epoch, rewind) when libcurl needs the next chunk "
-            "(after seeking the body back to its start if rewind).")
-        .def("feed", &TransferHandle::feed, "epoch"_a, "chunk"_a,
-            "Give the next chunk of a fed body (b'' at its end) for `epoch`; a chunk of an "
-            "older epoch is dropped.")
-        .def("cancel", &TransferHandle::cancel, "Abandon the exchange and drop its connection.");
-
-    nb::class_<HttpSession>(m, "HttpSession", "One botocore client's HTTP settings for libcurl.")
-        .def(nb::init<std::size_t, double, double, bool, const std::string&, const std::string&,
-                      const std::string&, bool, const std::string&, const std::string&,
-                      const std::string&>(),
-            "max_connections"_a, "connect_timeout"_a, "read_timeout"_a, "verify"_a = true,
-            "ca_file"_a = "", "client_cert"_a = "", "client_key"_a = "", "tcp_keepalive"_a = false,
-            "proxy_ca_file"_a = "", "proxy_client_cert"_a = "", "proxy_client_key"_a = "")
-        .def("send", &HttpSession::send, "method"_a, "url"_a, "headers"_a, "body"_a.none(),
-            "stream"_a, "proxy_url"_a = "", "read_timeout"_a = -1.0, "fed_body"_a = false,
-            "seekable"_a = false, "target"_a = "",
-            "Queue a request on the I/O thread; returns its Transfer at once. With `fed_body` "
-            "the body is given chunk by chunk through Transfer.feed (its size from the "
-            "Content-Length header; `seekable`: it can start over if libcurl must resend). "
-            "A target starting with '/' goes on the request line verbatim, url then only "
-            "says where to connect; an absolute target (for a forwarding proxy) replaces url.")
-        .def("release_connections",
-            [](HttpSession& s) { CurlEngine::instance()->release_connections(s.session); },
-            "Close this session's pooled connections once its calls in flight are over.");
-
-    m.def("set_stream_buffer_budget", &set_stream_buffer_budget, "bytes"_a,
-          "Set the budget of unread streaming-body bytes across all transfers (above it "
-          "each transfer pauses once it holds 128 KiB); returns the previous budget.");
-    m.def("stream_buffered", &unread_stream_buffered,
-          "Unread streaming-body bytes held by all transfers now.");
-    m.def("shutdown_curl_engine", &CurlEngine::shutdown_instance,
-          "Stop the libcurl I/O thread; run at interpreter exit.");
-    m.def("curl_in_flight", [] { return CurlEngine::instance()->in_flight(); },
-          "Transfers submitted to the I/O thread and not yet finished.");
+#ifdef ABOTO3_NATIVE_ENGINE
+    bind_native_engine(m);
+#endif
+    m.def("build_features", &build_features,
+          "What this build of the extension has: wakeup (eventfd or pipe) and native_io "
+          "(epoll, poll, or '' when built without libcurl).");
 }

@@ -22,7 +22,14 @@ unsigned fork_generation() {
 }
 
 void name_this_thread(const char* name) {
-    pthread_setname_np(pthread_self(), name);  // best effort: a name is only a label
+    // Best effort: a name is only a label, and each platform spells it differently.
+#if defined(__linux__)
+    pthread_setname_np(pthread_self(), name);
+#elif defined(__APPLE__)
+    pthread_setname_np(name);
+#else
+    (void)name;
+#endif
 }
 
 void restore_thread(PyThreadState* tstate) {
