@@ -529,3 +529,43 @@ def test_a_disagreeing_signer_is_not_used_and_says_why(
 
 def test_the_canned_check_passes_on_the_installed_botocore() -> None:
     assert _signing.check_against_botocore() == ""
+
+
+PORTABLE_CHECK = """
+import json, random
+from aboto3._core import SigV4Signer
+rng = random.Random(5)
+signer = SigV4Signer([])
+out = []
+for size in list(range(0, 200)) + [rng.randrange(200, 5000) for _ in range(50)]:
+    value = "".join(rng.choice("abc xyz09") for _ in range(size))
+    out.append(signer.authorization(
+        "PUT", "https://h.example/p", None, [("X-V", value)], "UNSIGNED-PAYLOAD",
+        "AKID", "secret" * rng.randrange(1, 20), "20240229T000000Z", "r", "s", True))
+print(json.dumps(out))
+"""
+
+
+def test_portable_sha256_agrees_with_the_cpu_extensions() -> None:
+    """On CPUs with the x86 SHA extensions the signer hashes with them; the portable
+    code (ABOTO3_PORTABLE_SHA256=1, or another CPU) must give the same signatures
+    for canonical requests of every length around the 64-byte block edges."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def signatures(**env: str) -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-c", PORTABLE_CHECK],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return list(json.loads(result.stdout))
+
+    default = signatures()
+    assert len(default) == 250 and all(default)
+    assert signatures(ABOTO3_PORTABLE_SHA256="1") == default

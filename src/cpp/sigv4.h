@@ -6,12 +6,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <tuple>
+#include <unordered_map>
 #include <vector>
 
 namespace aboto3 {
@@ -27,7 +26,7 @@ public:
     Digest finish();
 
 private:
-    void compress(const std::uint8_t* block);
+    void compress(const std::uint8_t* blocks, std::size_t count);
 
     std::array<std::uint32_t, 8> state_;
     std::array<std::uint8_t, 64> buffer_{};
@@ -36,6 +35,19 @@ private:
 };
 
 Digest sha256(std::string_view data);
+
+// HMAC-SHA256 (RFC 2104) with a fixed key: the two padded key blocks are
+// hashed once, when it is made.
+class HmacSha256 {
+public:
+    explicit HmacSha256(std::string_view key);
+    Digest operator()(std::string_view message) const;
+
+private:
+    Sha256 inner_;
+    Sha256 outer_;
+};
+
 Digest hmac_sha256(std::string_view key, std::string_view message);
 std::string to_hex(const Digest& digest);
 
@@ -78,13 +90,14 @@ public:
                                                  std::string* signed_headers) const;
 
 private:
-    Digest signing_key(std::string_view secret, std::string_view date, std::string_view region,
-                       std::string_view service);
+    HmacSha256 signing_key(std::string_view secret, std::string_view date,
+                           std::string_view region, std::string_view service);
 
     std::vector<std::string> unsigned_headers_;
     std::mutex mutex_;  // guards keys_
-    // (secret, date, region, service) -> derived key: four HMACs saved per call.
-    std::map<std::tuple<std::string, std::string, std::string, std::string>, Digest> keys_;
+    // (secret, date, region, service) -> the derived key, ready to sign with:
+    // four HMACs and two key blocks saved per call.
+    std::unordered_map<std::string, HmacSha256> keys_;
 };
 
 }  // namespace aboto3
