@@ -22,7 +22,7 @@ import io
 import sys
 from collections.abc import Awaitable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,12 +34,14 @@ ORIGINAL_DIR = VENDOR_DIR / "aboto3_0_1_2"
 PORTABLE_DIR = VENDOR_DIR / "aboto3_portable"
 
 MIB = 1024 * 1024
+KIB = 1024
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
 PARAMETER_NAME = "/bench/parameter"
 TABLE_KEY = {"pk": {"S": "user#42"}}
 BUCKET = "bench"
-GET_KEY = f"obj-{MIB}"  # the stub serves as many bytes as the key's suffix says
+# The stub serves as many bytes as the key's suffix says.
+GET_KEYS = {"s3get": f"obj-{MIB}", "s3get16k": f"obj-{16 * KIB}"}
 PUT_KEY = "put-object"
 PUT_BODY = bytes(range(256)) * (MIB // 256)
 # The endpoint given to clients that never send (the bridge micro-benchmark).
@@ -63,6 +65,7 @@ WORKLOADS: dict[str, Workload] = {
         Workload("ssm", "SSM GetParameter", "ssm"),
         Workload("ddb", "DynamoDB GetItem", "dynamodb"),
         Workload("s3get", "S3 GetObject 1 MiB (whole body read)", "s3", MIB),
+        Workload("s3get16k", "S3 GetObject 16 KiB (whole body read)", "s3", 16 * KIB),
         Workload("s3put", "S3 PutObject 1 MiB", "s3", MIB),
         Workload("noop", "bridge: an awaited no-op", "ssm"),
     )
@@ -87,25 +90,43 @@ class Cell:
         )
 
 
+@dataclass
+class Mode:
+    """A benchmark run's shape: its cells, and how long and how often each is measured."""
+
+    name: str
+    reps: int
+    duration_s: float  # measured section of each cell
+    warmup_s: float
+    cells: list[Cell] = field(default_factory=list)
+
+
 def noop() -> None:
     """What the bridge micro-benchmark awaits: nothing, so only the bridge is measured."""
 
 
-def check_body(data: bytes) -> None:
-    if len(data) != MIB:
-        raise AssertionError(f"GetObject read {len(data)} bytes, expected {MIB}")
+def check_body(data: bytes, workload: str) -> None:
+    expected = WORKLOADS[workload].bytes_per_call
+    if len(data) != expected:
+        raise AssertionError(f"GetObject read {len(data)} bytes, expected {expected}")
 
 
-def boto3_client(workload: str, endpoint_url: str | None, pool: int) -> Any:
+def boto3_client(
+    workload: str, endpoint_url: str | None, pool: int, *, unsigned: bool = False
+) -> Any:
     """A boto3 client configured the same way for every contender."""
     import boto3
+    import botocore
     from botocore.config import Config
 
+    settings = _service_config(workload)
+    if unsigned:
+        settings["signature_version"] = botocore.UNSIGNED
     return boto3.session.Session().client(
         WORKLOADS[workload].service,
         endpoint_url=endpoint_url or UNUSED_ENDPOINT,
         region_name=REGION,
-        config=Config(max_pool_connections=pool, **_service_config(workload)),
+        config=Config(max_pool_connections=pool, **settings),
         **CREDENTIALS,
     )
 
@@ -124,11 +145,12 @@ def sync_call(client: Any, workload: str) -> SyncCall:
         return functools.partial(client.get_item, TableName="bench", Key=TABLE_KEY)
     if workload == "s3put":
         return functools.partial(client.put_object, Bucket=BUCKET, Key=PUT_KEY, Body=PUT_BODY)
-    if workload == "s3get":
+    if workload in GET_KEYS:
         get_object = client.get_object
+        key = GET_KEYS[workload]
 
         def get_and_read() -> None:
-            check_body(get_object(Bucket=BUCKET, Key=GET_KEY)["Body"].read())
+            check_body(get_object(Bucket=BUCKET, Key=key)["Body"].read(), workload)
 
         return get_and_read
     raise ValueError(f"no sync call for workload {workload!r}")
@@ -162,12 +184,13 @@ def async_call(
             return await put_object(Bucket=BUCKET, Key=PUT_KEY, Body=PUT_BODY)
 
         return call_put
-    if workload == "s3get":
+    if workload in GET_KEYS:
         get_object = method("get_object")
+        key = GET_KEYS[workload]
 
         async def call_get() -> object:
-            response = await get_object(Bucket=BUCKET, Key=GET_KEY)
-            check_body(await read_body(response["Body"]))
+            response = await get_object(Bucket=BUCKET, Key=key)
+            check_body(await read_body(response["Body"]), workload)
             return response
 
         return call_get
@@ -181,7 +204,7 @@ class Contender:
     label: str = ""
     is_async: bool = True
     thread_based: bool = False  # its concurrency comes from a pool of `pool` threads
-    workloads: frozenset[str] = frozenset({"ssm", "ddb", "s3get", "s3put"})
+    workloads: frozenset[str] = frozenset({"ssm", "ddb", "s3get", "s3get16k", "s3put"})
     about: str = ""
 
     def unavailable(self) -> str | None:
@@ -256,10 +279,31 @@ class BotocoreFloor(Contender):
         "bytes: what botocore alone costs per call"
     )
 
+    def __init__(self, signer: str = "botocore") -> None:
+        self.signer = signer
+        if signer == "cpp":
+            self.key = "floor-cpp-signer"
+            self.label = "botocore floor, C++ signer"
+            self.about = "the botocore floor with only the signer swapped for aboto3's C++ SigV4"
+        elif signer == "unsigned":
+            self.key = "floor-unsigned"
+            self.label = "botocore floor, unsigned"
+            self.about = (
+                "the botocore floor with Config(signature_version=UNSIGNED): what the floor "
+                "costs without signing"
+            )
+
     def open_sync(self, cell: Cell, endpoint_url: str | None) -> SyncCall:
-        client = boto3_client(cell.workload, endpoint_url, cell.pool)
+        client = boto3_client(
+            cell.workload, endpoint_url, cell.pool, unsigned=self.signer == "unsigned"
+        )
         endpoint = client._endpoint
         endpoint.http_session = CannedHTTPSession(endpoint.http_session)
+        if self.signer == "cpp":
+            from aboto3._signing import use_fast_signing
+
+            if not use_fast_signing(client, True):
+                raise RuntimeError("aboto3's C++ signer is not available in this process")
         return sync_call(client, cell.workload)
 
 
@@ -392,7 +436,7 @@ async def _read_aboto3_body(aio: Any, body: Any) -> bytes:
 class Aboto3(Contender):
     thread_based = True
     engine = "threads"
-    workloads = frozenset({"ssm", "ddb", "s3get", "s3put", "noop"})
+    workloads = frozenset({"ssm", "ddb", "s3get", "s3get16k", "s3put", "noop"})
 
     def __init__(self, engine: str) -> None:
         self.engine = engine
@@ -531,6 +575,44 @@ def native_engine_unavailable(engine: str) -> str | None:
     return f'AIOClient(engine="{engine}") is not available: {lines[-1] if lines else "?"}'
 
 
+class Obstore(Contender):
+    key = "obstore"
+    label = "obstore"
+    workloads = frozenset({"s3get", "s3get16k"})
+    about = (
+        "obstore (Rust object_store, no botocore): S3Store against the stub, "
+        "await get_async(...).bytes_async(); its own connection pool, not capped at `pool`"
+    )
+
+    def unavailable(self) -> str | None:
+        if importlib.util.find_spec("obstore") is None:
+            return "obstore is not installed (pip install -e .[bench])"
+        return None
+
+    async def open(self, cell: Cell, endpoint_url: str | None) -> AsyncCall:
+        import obstore
+        from obstore.store import S3Store
+
+        store = S3Store(
+            BUCKET,
+            endpoint=endpoint_url or UNUSED_ENDPOINT,
+            region=REGION,
+            access_key_id=CREDENTIALS["aws_access_key_id"],
+            secret_access_key=CREDENTIALS["aws_secret_access_key"],
+            virtual_hosted_style_request=False,
+            client_options={"allow_http": True},
+        )
+        key = GET_KEYS[cell.workload]
+        get_async = obstore.get_async
+
+        async def call_get() -> object:
+            result = await get_async(store, key)
+            check_body(bytes(await result.bytes_async()), cell.workload)
+            return result
+
+        return call_get
+
+
 class RunInExecutor(Contender):
     key = "run_in_executor"
     label = "loop.run_in_executor"
@@ -556,6 +638,8 @@ CONTENDERS: dict[str, Contender] = {
     for c in (
         SyncBoto3(),
         BotocoreFloor(),
+        BotocoreFloor("cpp"),
+        BotocoreFloor("unsigned"),
         ToThread(),
         OriginalAboto3(),
         AioBotocore(),
@@ -563,6 +647,7 @@ CONTENDERS: dict[str, Contender] = {
         Aboto3("native"),
         PureAboto3(),
         PortableNativeAboto3(),
+        Obstore(),
         RunInExecutor(),
     )
 }

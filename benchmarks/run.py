@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from .contenders import (
     PORTABLE_DIR,
     WORKLOADS,
     Cell,
+    Mode,
 )
 from .report import DISTURBED_CORES
 from .stub import StubServer, build_stub_server
@@ -52,17 +53,11 @@ ASYNC_CONTENDERS = (
     "aboto3-native-poll",
 )
 BRIDGE_CONTENDERS = ("run_in_executor", "aboto3-threads", "aboto3-native", "aboto3-pure")
+FLOORS = ("floor", "floor-cpp-signer", "floor-unsigned")
+# Small objects: the native engine against aiobotocore and a client with no botocore.
+SMALL_GET_CONTENDERS = ("aboto3-native", "aiobotocore", "obstore")
 DEFAULT_POOL = 10
 MAX_POOL = 100
-
-
-@dataclass
-class Mode:
-    name: str
-    reps: int
-    duration_s: float  # measured section of each cell
-    warmup_s: float
-    cells: list[Cell] = field(default_factory=list)
 
 
 def pools_for(concurrency: int) -> list[int]:
@@ -79,12 +74,19 @@ def json_cells(
     """Sync baselines once (they are sequential), then every async contender per cell."""
     cells = [Cell("boto3", workload, latency_ms, 1, DEFAULT_POOL)]
     if latency_ms == 0:
-        cells.append(Cell("floor", workload, 0, 1, DEFAULT_POOL))
+        cells += [Cell(c, workload, 0, 1, DEFAULT_POOL) for c in FLOORS]
     for concurrency in concurrencies:
         pools = pools_for(concurrency) if pool_variants else [DEFAULT_POOL]
         for pool in pools:
             cells += [Cell(c, workload, latency_ms, concurrency, pool) for c in ASYNC_CONTENDERS]
     return cells
+
+
+def small_get_cells(concurrency: int) -> list[Cell]:
+    return [
+        Cell("boto3", "s3get16k", 0, 1, DEFAULT_POOL),
+        *(Cell(c, "s3get16k", 0, concurrency, DEFAULT_POOL) for c in SMALL_GET_CONTENDERS),
+    ]
 
 
 def bridge_cells(concurrencies: Iterable[int]) -> list[Cell]:
@@ -114,6 +116,7 @@ def full_mode() -> Mode:
         *json_cells("ddb", 0, (1, 64), pool_variants=False),
         *json_cells("s3get", 0, (1, 10, 64), pool_variants=False),
         *json_cells("s3put", 0, (1, 10, 64), pool_variants=False),
+        *small_get_cells(64),
         *bridge_cells((1, 64)),
     ]
     return Mode("full", reps=3, duration_s=1.5, warmup_s=0.4, cells=cells)

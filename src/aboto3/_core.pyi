@@ -3,6 +3,7 @@
 import asyncio
 import concurrent.futures
 import contextvars
+from collections.abc import Sequence
 from typing import Any, Callable
 
 def build_features() -> dict[str, str]: ...
@@ -107,3 +108,22 @@ def set_stream_buffer_budget(bytes: int) -> int: ...
 def stream_buffered() -> int: ...
 def shutdown_curl_engine() -> None: ...
 def curl_in_flight() -> int: ...
+
+class SigV4Signer:
+    """AWS Signature Version 4 in headers, as botocore's SigV4Auth/S3SigV4Auth sign."""
+
+    def __init__(self, unsigned_headers: list[str]) -> None: ...
+    def authorization(
+        self,
+        method: str,
+        url: str,
+        canonical_query: str | None,
+        headers: Sequence[tuple[str, Any]],
+        payload_hash: str,
+        access_key: str,
+        secret_key: str,
+        timestamp: str,
+        region: str,
+        service: str,
+        normalize_path: bool,
+    ) -> str | None: ...

@@ -10,6 +10,7 @@ from typing import Any, Callable, Generic, TypeVar
 from botocore.client import BaseClient
 
 from ._engine import Engine, Executor, ThreadEngine, ThreadPool, require_native_engine
+from ._signing import use_fast_signing
 from .body import BATCH_SIZE, AIOStreamingBody
 from .eventstream import AIOEventStream
 from .paginate import AIOPaginator
@@ -67,6 +68,12 @@ class AIOClient(Generic[ClientT]):
         thousands of calls in flight. S3 transfer helpers and credential
         refreshes still use the thread pool. ``aboto3.engines()`` tells
         which engines this install has.
+    :param fast_signing: sign ``v4``/``s3v4`` requests with aboto3's C++
+        SigV4 signer, whose headers are byte-identical to botocore's (checked
+        once per process against botocore's signer, which is kept if they
+        differ). ``False``, or ``ABOTO3_FAST_SIGNING=0`` in the environment,
+        keeps botocore's signer. It applies to the boto3 client itself, so
+        its synchronous calls sign the same way.
     """
 
     def __init__(
@@ -75,6 +82,7 @@ class AIOClient(Generic[ClientT]):
         thread_pool_executor: Executor | None = None,
         *,
         engine: str = "threads",
+        fast_signing: bool = True,
     ) -> None:
         if not isinstance(boto3_client, BaseClient):
             raise TypeError(
@@ -90,6 +98,7 @@ class AIOClient(Generic[ClientT]):
             )
         check_engine(engine)
         self._client = boto3_client
+        self._fast_signing = use_fast_signing(boto3_client, fast_signing)
         self._closing: asyncio.Future[None] | None = None
         # Work that waits on threads of its own (s3transfer) must itself run on
         # a thread, whatever engine runs the calls.
@@ -121,6 +130,11 @@ class AIOClient(Generic[ClientT]):
     def engine(self) -> Engine:
         """The engine that runs this client's calls."""
         return self._engine
+
+    @property
+    def fast_signing(self) -> bool:
+        """True when the client's SigV4 requests are signed by aboto3's C++ signer."""
+        return self._fast_signing
 
     @property
     def closed(self) -> bool:

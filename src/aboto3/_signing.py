@@ -1,0 +1,274 @@
+"""SigV4 signing in C++ for the requests botocore signs with ``v4`` and ``s3v4``.
+
+botocore's signer costs about a third of the CPU of a small call: it derives
+the signing key (four HMACs) on every call and walks the headers through
+``email.message`` several times. :class:`FastSigV4Auth` and
+:class:`FastS3SigV4Auth` subclass botocore's own ``SigV4Auth`` and
+``S3SigV4Auth`` and replace only the signature computation with
+``aboto3._core.SigV4Signer``: header edits, the clock and the payload hash
+stay botocore's, so the result is byte-identical to botocore's for whatever
+version is installed. A request the C++ signer does not recognise is signed
+by botocore itself.
+
+They are registered in ``botocore.auth.AUTH_TYPE_MAPS`` and a client gets
+them where botocore's final choice is ``v4``/``s3v4`` for ordinary (not
+presigned) requests; ``v4a``, S3 Express, bearer, anonymous and presigning
+keep botocore's signers. The final choice is taken where botocore builds the
+signer (``RequestSigner.get_auth_instance``), after every ``choose-signer``
+handler has answered: a handler registered after botocore's own would never
+run, since botocore's answers for nearly every operation.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import time
+from hashlib import sha256
+from typing import Any, Callable
+
+import botocore.auth
+from botocore.auth import EMPTY_SHA256_HASH, SIGV4_TIMESTAMP, S3SigV4Auth, SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import ReadOnlyCredentials
+from botocore.exceptions import NoCredentialsError
+
+SigV4Signer: Any
+try:
+    from . import _core
+
+    SigV4Signer = getattr(_core, "SigV4Signer", None)
+except ImportError:  # no _core, or one without the signer: botocore signs
+    SigV4Signer = None
+
+logger = logging.getLogger("aboto3")
+
+# What botocore's choice becomes for a client with the C++ signer.
+FAST_SIGNATURE_VERSIONS = {"v4": "aboto3-v4", "s3v4": "aboto3-s3v4"}
+
+# Set to 0 (or false/no/off) to keep botocore's signer for every client.
+ENV_SWITCH = "ABOTO3_FAST_SIGNING"
+
+_signer: Any = None  # one C++ signer (and key cache) per process
+
+
+def _core_signer() -> Any:
+    global _signer
+    if _signer is None:
+        _signer = SigV4Signer([name.lower() for name in botocore.auth.SIGNED_HEADERS_BLACKLIST])
+    return _signer
+
+
+_BOTOCORE_NOW = getattr(botocore.auth, "get_current_datetime", None)
+_DATETIME = datetime.datetime
+
+
+def _timestamp_now() -> str:
+    # The clock botocore's SigV4Auth.add_auth reads, in every version:
+    # get_current_datetime in newer botocore, datetime.datetime.utcnow before.
+    now = getattr(botocore.auth, "get_current_datetime", None)
+    if now is _BOTOCORE_NOW and botocore.auth.datetime.datetime is _DATETIME:
+        # Nobody replaced that clock: read the same system clock for a third
+        # of the cost (time.gmtime, which freezegun and the like patch too).
+        return time.strftime(SIGV4_TIMESTAMP, time.gmtime())
+    current = now() if now is not None else botocore.auth.datetime.datetime.utcnow()
+    return str(current.strftime(SIGV4_TIMESTAMP))
+
+
+class _CoreSigning:
+    """The part of SigV4Auth.add_auth that runs in C++; mixed in before botocore's class."""
+
+    NORMALIZE_PATH = True
+
+    credentials: Any
+    _region_name: str
+    _service_name: str
+    _modify_request_before_signing: Callable[[Any], None]
+    _canonical_query_string_params: Callable[[Any], str]
+    _should_sha256_sign_payload: Callable[[Any], bool]
+
+    def add_auth(self, request: Any) -> None:
+        if self.credentials is None:
+            raise NoCredentialsError()
+        self.add_auth_at(request, _timestamp_now())
+
+    def add_auth_at(self, request: Any, timestamp: str) -> None:
+        """Sign as botocore's add_auth would at ``timestamp`` (YYYYMMDDTHHMMSSZ)."""
+        request.context["timestamp"] = timestamp
+        self._modify_request_before_signing(request)  # botocore's own header edits
+        headers = request.headers
+        payload_hash = headers.get("X-Amz-Content-SHA256")
+        if payload_hash is None:
+            payload_hash = self.payload(request)
+        params = request.params
+        canonical_query = self._canonical_query_string_params(params) if params else None
+        credentials = self.credentials
+        authorization = _core_signer().authorization(
+            request.method,
+            request.url,
+            canonical_query,
+            # email.message's own list: items() would copy it through its policy.
+            getattr(headers, "_headers", None) or list(headers.items()),
+            payload_hash,
+            credentials.access_key,
+            credentials.secret_key,
+            timestamp,
+            self._region_name,
+            self._service_name,
+            self.NORMALIZE_PATH,
+        )
+        if authorization is None:
+            super().add_auth(request)  # type: ignore[misc]  # a shape the C++ signer leaves to botocore
+            return
+        headers["Authorization"] = authorization
+
+    def payload(self, request: Any) -> str:
+        # A bytes body is hashed as botocore would, without request.body
+        # (which prepares a whole copy of the request to find the body).
+        base: Any = super()
+        data = request.data
+        if type(data) is not bytes or _streams_checksum(base, request):
+            return str(base.payload(request))
+        if not self._should_sha256_sign_payload(request):
+            return str(base.payload(request))
+        return sha256(data).hexdigest() if data else EMPTY_SHA256_HASH
+
+
+def _streams_checksum(signer: Any, request: Any) -> bool:
+    check = getattr(signer, "_is_streaming_checksum_payload", None)
+    return bool(check(request)) if check is not None else False
+
+
+class FastSigV4Auth(_CoreSigning, SigV4Auth):  # type: ignore[misc]
+    """botocore's ``v4`` signer with the signature computed in C++."""
+
+
+class FastS3SigV4Auth(_CoreSigning, S3SigV4Auth):  # type: ignore[misc]
+    """botocore's ``s3v4`` signer with the signature computed in C++."""
+
+    NORMALIZE_PATH = False  # S3 signs the path as sent
+
+
+_FAST_CLASSES: dict[str, type[Any]] = {"v4": FastSigV4Auth, "s3v4": FastS3SigV4Auth}
+_BOTOCORE_CLASSES: dict[str, type[Any]] = {"v4": SigV4Auth, "s3v4": S3SigV4Auth}
+
+
+def enabled_by_environment() -> bool:
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+# ---- safety net ---------------------------------------------------------------
+
+_verdict: str | None = None  # "" when the C++ signer agrees with botocore's, else why not
+
+
+def _canned_requests() -> dict[str, tuple[AWSRequest, str, str]]:
+    """One request per signature version, with what trips signers up."""
+    json_call = AWSRequest(
+        method="POST",
+        url="https://ssm.eu-west-1.amazonaws.com/",
+        data=b'{"Name": "/app/\xc3\xa9t\xc3\xa9", "WithDecryption": true}',
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "AmazonSSM.GetParameter",
+            "User-Agent": "aboto3-check",
+            "X-Amz-Meta-Spaced": "  a   b  ",
+        },
+    )
+    s3_call = AWSRequest(
+        method="PUT",
+        url="https://bucket.s3.us-west-2.amazonaws.com/a%20key/%C3%A9~(1)?x-id=PutObject&b=2&a=",
+        data=b"hello",
+        headers={"Content-MD5": "XUFAKrxLKna5cZ2REBfFkg==", "Expect": "100-continue"},
+    )
+    s3_call.context.update({"client_config": None, "has_streaming_input": True})
+    return {"v4": (json_call, "ssm", "eu-west-1"), "s3v4": (s3_call, "s3", "us-west-2")}
+
+
+def check_against_botocore() -> str:
+    """Why the C++ signer must not be used in this process ("" if it may be).
+
+    Signs canned requests with botocore's signer and, at the timestamp
+    botocore used, with the C++ one; they must agree on every header.
+    """
+    global _verdict
+    if _verdict is not None:
+        return _verdict
+    if SigV4Signer is None:
+        _verdict = "this build of aboto3._core has no SigV4 signer"
+        return _verdict
+    credentials = ReadOnlyCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLE", "t=")
+    try:
+        for version, (request, service, region) in _canned_requests().items():
+            theirs = _copy(request)
+            _BOTOCORE_CLASSES[version](credentials, service, region).add_auth(theirs)
+            ours = _copy(request)
+            _FAST_CLASSES[version](credentials, service, region).add_auth_at(
+                ours, theirs.context["timestamp"]
+            )
+            if list(theirs.headers.items()) != list(ours.headers.items()):
+                _verdict = f"its {version} signature differs from botocore's on a test request"
+                return _verdict
+    except Exception as error:
+        _verdict = f"signing a test request failed: {error!r}"
+        return _verdict
+    _verdict = ""
+    return _verdict
+
+
+def _copy(request: AWSRequest) -> AWSRequest:
+    copy = AWSRequest(
+        method=request.method, url=request.url, data=request.data, headers=dict(request.headers)
+    )
+    copy.context.update(request.context)
+    return copy
+
+
+# ---- installing on a client ------------------------------------------------------
+
+_warned = False
+
+
+def use_fast_signing(client: Any, wanted: bool) -> bool:
+    """Give ``client`` the C++ signer (or take it back); True if it now has it."""
+    signer = getattr(client, "_request_signer", None)
+    if signer is None or not hasattr(signer, "get_auth_instance"):
+        return False
+    installed = "get_auth_instance" in vars(signer)
+    if wanted and enabled_by_environment() and SigV4Signer is not None:
+        reason = check_against_botocore()
+        if not reason:
+            if not installed:
+                signer.get_auth_instance = _choosing_fast_signers(signer.get_auth_instance)
+            return True
+        _warn_once(reason)
+    if installed:
+        del signer.get_auth_instance  # botocore's method again
+    return False
+
+
+def _choosing_fast_signers(get_auth_instance: Callable[..., Any]) -> Callable[..., Any]:
+    # RequestSigner.sign passes the final signature version by keyword.
+    def choose(*args: Any, **kwargs: Any) -> Any:
+        fast = FAST_SIGNATURE_VERSIONS.get(kwargs.get("signature_version"))  # type: ignore[arg-type]
+        if fast is not None:
+            kwargs["signature_version"] = fast
+        return get_auth_instance(*args, **kwargs)
+
+    return choose
+
+
+def _warn_once(reason: str) -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        logger.warning("aboto3 signs with botocore's SigV4 signer in this process: %s", reason)
+
+
+def _register() -> None:
+    for version, cls in _FAST_CLASSES.items():
+        botocore.auth.AUTH_TYPE_MAPS[FAST_SIGNATURE_VERSIONS[version]] = cls
+
+
+_register()
