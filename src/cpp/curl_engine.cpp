@@ -112,6 +112,10 @@ void CurlEngine::resume(std::shared_ptr<Transfer> transfer) {
     post(Command{Kind::Resume, std::move(transfer), nullptr});
 }
 
+void CurlEngine::yield_slot(std::shared_ptr<Transfer> transfer) {
+    post(Command{Kind::YieldSlot, std::move(transfer), nullptr});
+}
+
 void CurlEngine::cancel(std::shared_ptr<Transfer> transfer) {
     post(Command{Kind::Cancel, std::move(transfer), nullptr});
 }
@@ -226,6 +230,9 @@ void CurlEngine::run_commands() {
                     release_paused();
                     watch_idle(*transfer, Clock::now());
                 }
+                break;
+            case Kind::YieldSlot:
+                if (running_.count(transfer.get())) release_slot(*transfer);
                 break;
             case Kind::Cancel:
                 if (running_.count(transfer.get())) {

@@ -36,6 +36,8 @@ public:
     // Any thread. Each wakes the I/O thread at most once per batch.
     void submit(std::shared_ptr<Transfer> transfer);
     void resume(std::shared_ptr<Transfer> transfer);
+    // A paused transfer whose reader stopped reading gives its slot back.
+    void yield_slot(std::shared_ptr<Transfer> transfer);
     void cancel(std::shared_ptr<Transfer> transfer);
     // Closes the session's idle connections (now, or when its calls end).
     void release_connections(std::shared_ptr<Session> session);
@@ -43,7 +45,7 @@ public:
     std::size_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
 
 private:
-    enum class Kind { Submit, Resume, Cancel, Release, DisposeShare, Stop };
+    enum class Kind { Submit, Resume, YieldSlot, Cancel, Release, DisposeShare, Stop };
     struct Command {
         Kind kind;
         std::shared_ptr<Transfer> transfer;

@@ -72,9 +72,10 @@ struct TransferHandle {
     }
 
     nb::bytes read(long max) {
-        bool resume = false;
-        nb::bytes data = transfer->read(max, resume);
+        bool resume = false, yield_slot = false;
+        nb::bytes data = transfer->read(max, resume, yield_slot);
         if (resume) engine->resume(transfer);
+        if (yield_slot) engine->yield_slot(transfer);
         return data;
     }
 };

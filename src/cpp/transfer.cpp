@@ -104,7 +104,9 @@ void Transfer::wait(Want want, std::size_t bytes) {
     PyThreadState* tstate = PyEval_SaveThread();
     {
         std::unique_lock<std::mutex> lock(mutex_);
+        ++blocking_waiters_;
         changed_.wait(lock, [&] { return satisfied(want, bytes) || cancelled_; });
+        --blocking_waiters_;
     }
     restore_thread(tstate);  // a daemon thread at interpreter exit parks here
 }
@@ -119,7 +121,7 @@ std::vector<std::pair<std::string, std::string>> Transfer::headers() {
     return headers_;
 }
 
-nb::bytes Transfer::read(long max, bool& resume) {
+nb::bytes Transfer::read(long max, bool& resume, bool& yield_slot) {
     std::lock_guard<std::mutex> lock(mutex_);
     const std::size_t available = body_.size() - body_read_;
     const std::size_t n = max < 0 ? available : std::min(available, static_cast<std::size_t>(max));
@@ -137,6 +139,9 @@ nb::bytes Transfer::read(long max, bool& resume) {
     }
     resume = paused_ && !resume_requested_ && body_.size() - body_read_ < kLowWater;
     if (resume) resume_requested_ = true;
+    // The reader stops short of resuming it: it may not come back soon.
+    yield_slot = paused_ && !resume && !slot_yielded_;
+    if (yield_slot) slot_yielded_ = true;
     return out;
 }
 
@@ -462,7 +467,11 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) {
     if (t->request_.stream &&
         (unread >= kHighWater ||
          (unread >= kChunk && unread_stream_bytes.load(std::memory_order_relaxed) + n > stream_budget.load(std::memory_order_relaxed)))) {
-        if (!t->paused_) t->paused_list_->push_back(t);
+        // Nobody waiting to read it: its slot goes to the next call now.
+        if (!t->paused_ && !t->slot_yielded_ && !t->waiter_ && t->blocking_waiters_ == 0) {
+            t->slot_yielded_ = true;
+            t->paused_list_->push_back(t);
+        }
         t->paused_ = true;  // libcurl keeps this chunk and offers it again on resume
         t->notify(lock);    // a reader waiting for more takes what there is
         return CURL_WRITEFUNC_PAUSE;

@@ -115,7 +115,9 @@ public:
     // Up to `max` buffered body bytes (all if max < 0), copied once into a
     // Python bytes object; `resume` is set when the reader has drained a
     // paused transfer enough to let it continue.
-    nb::bytes read(long max, bool& resume);
+    // `yield_slot` is set when the read leaves the transfer paused while it
+    // still holds its connection slot (see on_body): the engine must free it.
+    nb::bytes read(long max, bool& resume, bool& yield_slot);
     bool finished();
     bool at_eof();  // finished and every byte read
     std::size_t buffered();  // body bytes received and not yet read
@@ -195,6 +197,12 @@ private:
     long long body_received_ = 0;  // every body byte so far, read or not
     bool paused_ = false;
     bool resume_requested_ = false;
+    // Paused for its reader and already out of its session's slot count (or
+    // about to be). A transfer that pauses while its reader waits on it keeps
+    // the slot: the reader drains it at once, and a session's bodies being
+    // read stay within max_connections, as an aiohttp or urllib3 pool's would.
+    bool slot_yielded_ = false;
+    int blocking_waiters_ = 0;
     bool done_ = false;
     bool cancelled_ = false;
     Failure failure_;
