@@ -15,6 +15,7 @@ overwrites the published figures. See ``benchmarks/README.md`` for the method.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -153,7 +154,13 @@ def ensure_portable_built() -> str | None:
     """Build our extension with ABOTO3_PORTABLE=ON into PORTABLE_DIR (as
     .ci/variants does). Returns why it could not be, or None."""
     package = PORTABLE_DIR / "aboto3"
-    if list(package.glob("_core*.so")):
+    # Rebuilt whenever the sources differ from those it was built from.
+    code = sorted(p for p in (REPO_ROOT / "src").rglob("*") if p.suffix in (".cpp", ".h", ".py"))
+    stamp = hashlib.sha1(
+        b"".join(p.read_bytes() for p in [REPO_ROOT / "CMakeLists.txt", *code])
+    ).hexdigest()
+    stamp_file = PORTABLE_DIR / "sources.sha1"
+    if list(package.glob("_core*.so")) and stamp_file.exists() and stamp_file.read_text() == stamp:
         return None
     if shutil.which("cmake") is None:
         return "cmake is not installed (pip install cmake)"
@@ -175,6 +182,7 @@ def ensure_portable_built() -> str | None:
                     ignore=shutil.ignore_patterns("_core*.so", "__pycache__"))  # fmt: skip
     for built in build.glob("_core*.so"):
         shutil.copy2(built, package)
+    stamp_file.write_text(stamp)
     return None
 
 
