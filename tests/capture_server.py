@@ -36,16 +36,17 @@ class Captured:
     method: str
     target: bytes  # the request target exactly as sent
     version: str
-    headers: list[tuple[bytes, bytes]]  # raw names and values, in order
+    headers: list[tuple[bytes, bytes]]  # raw names and values (what follows the colon), in order
     body: bytes = b""
     chunked: bool = False
     tls: bool = False  # read over TLS (directly, or inside a CONNECT tunnel)
     tunnelled: bool = False  # read inside a CONNECT tunnel
 
     def header(self, name: bytes) -> bytes | None:
+        """The value of header ``name``, without the whitespace around it."""
         for key, value in self.headers:
             if key.lower() == name.lower():
-                return value
+                return value.strip(b" \t")
         return None
 
 
@@ -110,7 +111,7 @@ class _Handler(socketserver.BaseRequestHandler):
             headers = []
             for line in lines[1:]:
                 name, _, value = line.partition(b":")
-                headers.append((name, value.strip(b" \t")))
+                headers.append((name, value))  # as sent, whitespace included
             request = Captured(
                 method.decode("ascii"),
                 target,

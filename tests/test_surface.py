@@ -279,7 +279,8 @@ async def test_page_iterator_state_like_boto3(listing: Any, make_aio: Callable[.
     assert without_request_ids([page async for page in aio_pages]) == expected
     assert aio_pages.resume_token == pages.resume_token is not None
     assert aio_pages.non_aggregate_part == pages.non_aggregate_part
-    assert aio_pages.non_aggregate_part["Prefix"] == ""
+    if "Prefix" in pages.non_aggregate_part:  # a non-aggregate key in newer botocore
+        assert aio_pages.non_aggregate_part["Prefix"] == ""
     await aio.close()
 
 
