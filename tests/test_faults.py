@@ -397,19 +397,15 @@ async def test_close_releases_connections(
     assert await connections_left(aio_calls) == expected
 
 
-# aboto3's threads that start once per process, whenever first needed, and
-# stay: the libcurl I/O thread and the thread that grows thread pools (C++
-# names them). Whether a test starts them depends on what ran before it.
-PROCESS_THREADS = frozenset({"aboto3-io", "aboto3-grow"})
-
-
 def live_threads() -> int:
-    """OS threads of this process (native ones included), less the fault
-    proxies' own, which come and go with the connections they serve, and
-    aboto3's once-per-process ones."""
-    proxy_threads = sum(t.name.startswith("faultproxy") for t in threading.enumerate())
-    once = sum(name in PROCESS_THREADS for name in thread_names())
-    return len(os.listdir("/proc/self/task")) - proxy_threads - once
+    """aboto3's worker threads (the C++ names them "aboto3-worker") and
+    Python's, less the fault proxies' own, which come and go with the
+    connections they serve. Not counted: aboto3's once-per-process threads
+    ("aboto3-io", "aboto3-grow"), which start on first need (so whether this
+    test starts them depends on what ran before it), and native threads of
+    other libraries, whose exit the OS may report late."""
+    python_threads = [t for t in threading.enumerate() if not t.name.startswith("faultproxy")]
+    return len(python_threads) + thread_names().count("aboto3-worker")
 
 
 def thread_names() -> list[str]:
