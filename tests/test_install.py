@@ -81,6 +81,7 @@ def test_missing_core_falls_back_to_pure_python(tmp_path: Path, moto_url: str) -
     path = [p for p in sys.path if p and not (Path(p) / "aboto3" / "__init__.py").exists()]
     pythonpath = os.pathsep.join([str(package_without_extension(tmp_path)), *path])
     env = dict(os.environ, PYTHONPATH=pythonpath)
+    env.pop("ABOTO3_PURE_PYTHON", None)  # the core is missing, not switched off
     # -S: without site, the editable install's import hook cannot load the extension.
     done = subprocess.run(
         [sys.executable, "-S", "-c", script], env=env, capture_output=True, text=True, timeout=60
