@@ -569,3 +569,15 @@ def test_portable_sha256_agrees_with_the_cpu_extensions() -> None:
     default = signatures()
     assert len(default) == 250 and all(default)
     assert signatures(ABOTO3_PORTABLE_SHA256="1") == default
+
+
+def test_without_the_cpp_signer_botocore_signs_quietly(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A build of aboto3._core without the signer (or no _core at all) keeps botocore's."""
+    monkeypatch.setattr(_signing, "SigV4Signer", None)
+    client = boto3.client("ssm", region_name="us-east-1")
+    with caplog.at_level(logging.WARNING, logger="aboto3"):
+        assert not aboto3.AIOClient(client).fast_signing
+    assert "get_auth_instance" not in vars(client._request_signer)
+    assert not [r for r in caplog.records if r.name == "aboto3"]
