@@ -298,11 +298,22 @@ async def test_close(serve: Callable[..., Any]) -> None:
     assert stream.closed
 
 
-async def test_aclose(serve: Callable[..., Any]) -> None:
+async def test_aclose(make_client: Callable[..., Any], make_aio: Callable[..., Any]) -> None:
     # aiobotocore's spelling: await stream.aclose() closes the connection.
-    _, aio, _ = serve("bedrock-runtime", converse_frames())
-    stream = (await aio.converse_stream(**CONVERSE))["stream"]
-    assert await stream.__anext__() == {"messageStart": {"role": "assistant"}}
+    s3 = make_client("s3")
+    aio = make_aio(s3)
+    s3.create_bucket(Bucket="select")
+    s3.put_object(Bucket="select", Key="data.csv", Body=CSV)
+    result = await aio.select_object_content(
+        Bucket="select",
+        Key="data.csv",
+        ExpressionType="SQL",
+        Expression="SELECT * FROM S3Object s",
+        InputSerialization={"CSV": {"FileHeaderInfo": "USE"}},
+        OutputSerialization={"CSV": {}},
+    )
+    stream = result["Payload"]
+    assert "Records" in await stream.__anext__()
     await stream.aclose()
     assert stream.closed
     assert stream.event_stream._raw_stream.closed
