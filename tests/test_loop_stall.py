@@ -68,6 +68,9 @@ async def test_long_polling_back_off_without_retry_quota(
     # argument (``sleep=time.sleep``): it must suspend too.
     delay = 0.3
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, ctx: delay)
+    # What AWS_NEW_RETRIES_2026 turns on where it is opt-in (botocore reads it at import).
+    if hasattr(standard, "NEW_RETRIES_ENABLED"):
+        monkeypatch.setattr(standard, "NEW_RETRIES_ENABLED", True)
     queue_url = client_of(moto_url, "sqs").create_queue(QueueName="q")["QueueUrl"]
     proxy = make_proxy("throttle", count=1)
     sqs = client_of(proxy.url, "sqs", retries={"mode": "standard", "max_attempts": 3})
