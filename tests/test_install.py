@@ -77,8 +77,9 @@ def test_missing_core_falls_back_to_pure_python(tmp_path: Path, moto_url: str) -
 
         print("call:", *asyncio.run(main()))
     """)
-    # This process's path (its dependencies), less wherever an aboto3 package is.
-    path = [p for p in sys.path if p and not (Path(p) / "aboto3" / "__init__.py").exists()]
+    # This process's path (its dependencies) after the copy: an installed aboto3
+    # (a wheel's, beside botocore in site-packages) is shadowed by it.
+    path = [p for p in sys.path if p]
     pythonpath = os.pathsep.join([str(package_without_extension(tmp_path)), *path])
     env = dict(os.environ, PYTHONPATH=pythonpath)
     env.pop("ABOTO3_PURE_PYTHON", None)  # the core is missing, not switched off
