@@ -86,17 +86,20 @@ class AIOStreamingBody:
         """The wrapped ``botocore.response.StreamingBody`` (do not read it directly)."""
         return self._body
 
+    async def _settle_all(self) -> None:
+        """Wait out any read in flight, then raise the error it left, if any."""
+        while self._pending is not None:
+            await self._settle(self._pending)
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
     async def read(self, amt: int | None = None) -> bytes:
         """Read at most ``amt`` bytes; everything that is left if ``amt`` is omitted."""
         if amt is not None and amt < 0:
             amt = None
         while True:
-            if self._pending is not None:
-                await self._settle(self._pending)
-                continue
-            if self._error is not None:
-                error, self._error = self._error, None
-                raise error
+            await self._settle_all()
             buffered = len(self._buffer) - self._offset
             if amt is None:
                 if self._ended:
@@ -121,12 +124,7 @@ class AIOStreamingBody:
         parts: list[bytes] = []
         got = 0
         while True:
-            if self._pending is not None:
-                await self._settle(self._pending)
-                continue
-            if self._error is not None:
-                error, self._error = self._error, None
-                raise error
+            await self._settle_all()
             buffer, start = self._buffer, self._offset
             stop = len(buffer) if limit < 0 else min(len(buffer), start + limit - got)
             newline = buffer.find(b"\n", start, stop)
