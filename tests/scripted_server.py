@@ -65,6 +65,7 @@ class Reply:
 
 class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # tests open up to 1000 connections at once
     block_on_close = False
 
 

@@ -18,22 +18,32 @@ import aboto3
 
 
 class InFlight:
-    """A before-send hook that counts calls inside the HTTP layer at once."""
+    """A before-send hook that counts calls inside the HTTP layer at once.
 
-    def __init__(self, hold: float = 0.05) -> None:
+    With ``gate=N`` every call waits inside the hook until N are in at once (or
+    10 s pass), so the peak does not depend on how fast the machine starts
+    threads: a pool that lets fewer than N in shows a lower peak after 10 s,
+    one that lets more in shows a higher one.
+    """
+
+    def __init__(self, hold: float = 0.05, gate: int = 0) -> None:
         self.hold = hold
+        self.gate = gate
         self.now = 0
         self.peak = 0
         self.started = 0
         self.lock = threading.Lock()
         self.release = threading.Event()
-        self.release.set()
+        if not gate:
+            self.release.set()
 
     def __call__(self, **_: Any) -> None:
         with self.lock:
             self.now += 1
             self.started += 1
             self.peak = max(self.peak, self.now)
+            if self.gate and self.now >= self.gate:
+                self.release.set()
         self.release.wait(10)
         time.sleep(self.hold)
         with self.lock:
@@ -53,9 +63,10 @@ def live_threads() -> int:
 async def test_peak_concurrency_is_max_pool_connections(
     make_client: Callable[..., Any], max_pool_connections: int
 ) -> None:
-    probe = InFlight()
-    ssm = probe.attach(make_client("ssm", max_pool_connections=max_pool_connections))
+    ssm = make_client("ssm", max_pool_connections=max_pool_connections)
     ssm.put_parameter(Name="/c", Value="v", Type="String")
+    probe = InFlight(gate=max_pool_connections)
+    probe.attach(ssm)
     async with aboto3.AIOClient(ssm) as aio:
         await asyncio.gather(
             *(aio.get_parameter(Name="/c") for _ in range(3 * max_pool_connections))
@@ -79,7 +90,7 @@ async def test_default_pool_size_is_ten(make_client: Callable[..., Any]) -> None
 async def test_shared_pool_bounds_several_clients(
     make_client: Callable[..., Any], kind: str
 ) -> None:
-    probe = InFlight()
+    probe = InFlight(gate=3)
     pool: Any = ThreadPoolExecutor(max_workers=3) if kind == "executor" else aboto3.ThreadPool(3)
     clients = [probe.attach(make_client(s, max_pool_connections=10)) for s in ("sts", "sts", "ssm")]
     aios = [aboto3.AIOClient(c, thread_pool_executor=pool) for c in clients]
