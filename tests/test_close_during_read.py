@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from .conftest import REGION
+from .conftest import REGION, requires_operation
 from .looplag import LoopLag
 from .scripted_server import Reply, ScriptedServer, event_message
 
@@ -79,6 +79,7 @@ async def test_close_ends_a_stalled_body_read(
         assert body.closed
 
 
+@requires_operation("bedrock-runtime", "ConverseStream")
 async def test_close_ends_a_stalled_event_stream_read(
     stalled: Callable[..., ScriptedServer], make_aio: Callable[..., Any]
 ) -> None:

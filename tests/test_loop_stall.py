@@ -12,8 +12,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from botocore.config import Config
+from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 from botocore.exceptions import ClientError, WaiterError
 from botocore.retries import standard
 
@@ -102,16 +104,28 @@ async def test_sqs_long_polling(make_client: Callable[..., Any]) -> None:
     assert all("Messages" not in result for result in results)
 
 
-async def test_credential_refresh_through_sts(
-    moto_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    aws_assume_role_lib = pytest.importorskip("aws_assume_role_lib")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto_url)
-    role = "arn:aws:iam::123456789012:role/tester"
-    session = aws_assume_role_lib.assume_role(boto3.Session(), role, region_name=REGION)
-    ssm = session.client("ssm", endpoint_url=moto_url)
-    credentials = ssm._request_signer._credentials
-    credentials.get_frozen_credentials()
+async def test_credential_refresh_through_sts(moto_url: str) -> None:
+    # botocore's own assume-role credentials, their STS client pointed at moto
+    # explicitly (botocore before 1.31 ignores AWS_ENDPOINT_URL_STS).
+    source = botocore.session.get_session()
+
+    def create_client(service: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("region_name", REGION)
+        return source.create_client(service, endpoint_url=moto_url, **kwargs)
+
+    fetcher = AssumeRoleCredentialFetcher(
+        client_creator=create_client,
+        source_credentials=source.get_credentials(),
+        role_arn="arn:aws:iam::123456789012:role/tester",
+    )
+    credentials = DeferredRefreshableCredentials(
+        refresh_using=fetcher.fetch_credentials, method="assume-role"
+    )
+    session = botocore.session.get_session()
+    session._credentials = credentials  # what boto3.Session(...) would resolve
+    ssm = session.create_client("ssm", region_name=REGION, endpoint_url=moto_url)
+    assert ssm._request_signer._credentials is credentials
+    credentials.get_frozen_credentials()  # the first AssumeRole
     # Expire them: the next call refreshes them (an STS call of its own) first.
     expired = datetime.datetime.now(datetime.timezone.utc)
     credentials._expiry_time = expired
