@@ -6,12 +6,14 @@ import contextlib
 import os
 import socketserver
 import threading
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import boto3
+import botocore.endpoint
 import pytest
 from botocore.client import BaseClient
 from botocore.config import Config
@@ -40,6 +42,21 @@ os.environ.update(
     AWS_SHARED_CREDENTIALS_FILE=os.devnull,
     AWS_EC2_METADATA_DISABLED="true",
 )
+
+# Nothing a test sends may leave this machine. A client whose endpoint is not
+# local (an old botocore that ignores AWS_ENDPOINT_URL, a forgotten
+# endpoint_url) fails loudly here, under every engine, instead of reaching AWS.
+_send_anywhere = botocore.endpoint.Endpoint._send
+
+
+def _send_locally(self: Any, request: Any) -> Any:
+    host = urllib.parse.urlsplit(request.url).hostname or ""
+    if host not in ("127.0.0.1", "localhost", "::1") and not host.endswith(".invalid"):
+        raise RuntimeError(f"a test tried to reach {request.url}: tests talk only to 127.0.0.1")
+    return _send_anywhere(self, request)
+
+
+botocore.endpoint.Endpoint._send = _send_locally
 
 # ABOTO3_TEST_LOOP=uvloop runs every async test on uvloop (CI runs the engine
 # and parity tests so once); pytest-asyncio makes its loops from the policy.

@@ -311,3 +311,15 @@ async def test_more_unread_bodies_than_connections(stub: StubServer, engine: str
         )
         actual = [len(await response["Body"].read()) for response in responses]
     assert actual == expected == [8 * 1024 * 1024] * 4
+
+
+async def test_nothing_a_test_sends_leaves_this_machine(
+    make_aio: Callable[[Any], aboto3.AIOClient[Any]],
+) -> None:
+    # conftest's guard: a client left on AWS's own endpoint fails loudly.
+    ssm = boto3.client("ssm", region_name=REGION)
+    async with make_aio(ssm) as aio:
+        with pytest.raises(RuntimeError, match="tests talk only to 127"):
+            await aio.get_parameter(Name="/x")
+    with pytest.raises(RuntimeError, match="tests talk only to 127"):
+        ssm.get_parameter(Name="/x")
