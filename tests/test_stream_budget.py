@@ -88,3 +88,69 @@ async def test_unread_bodies_stay_within_the_budget_and_never_stall_other_calls(
         for response in held:
             response["Body"].close()
     assert await settled_buffered() <= before
+
+
+async def test_bodies_coming_in_stay_within_the_pool(stub: StubServer) -> None:
+    # 32 readers, far slower than the network, share a pool of 4: a body keeps
+    # its slot until it has been read, so at most 4 bodies are buffered at once
+    # instead of every one the network can bring in meanwhile.
+    pool = 4
+    s3 = s3_client(stub.endpoint_url, max_pool_connections=pool)
+    async with aboto3.AIOClient(s3, engine="native") as aio:
+        before = await settled_buffered()
+        peak = 0
+        done = False
+
+        async def sample() -> None:
+            nonlocal peak
+            while not done:
+                peak = max(peak, _core.stream_buffered() - before)
+                await asyncio.sleep(0)
+
+        async def fetch(i: int) -> int:
+            response = await aio.get_object(Bucket="b", Key=f"pool{i}-{MiB}")
+            await asyncio.sleep(0.01)  # the reader comes late
+            return len(await response["Body"].read())
+
+        sampler = asyncio.ensure_future(sample())
+        sizes = await asyncio.wait_for(asyncio.gather(*(fetch(i) for i in range(32))), 60)
+        done = True
+        await sampler
+    assert sizes == [MiB] * 32
+    # A whole body per slot, and one network chunk of libcurl's each.
+    assert 0 < peak <= pool * (MiB + 256 * 1024), f"{peak / MiB:.1f} MiB buffered"
+
+
+async def test_partly_read_bodies_held_never_stall_the_next_calls(stub: StubServer) -> None:
+    # Bodies read in part and then held beyond the pool's size: their slots go
+    # to the next calls once their readers have stayed away a while, as urllib3
+    # would open another connection (the wait_for is a hang guard).
+    s3 = s3_client(stub.endpoint_url, max_pool_connections=2)
+    async with aboto3.AIOClient(s3, engine="native") as aio:
+        held = []
+        for i in range(4):
+            response = await asyncio.wait_for(
+                aio.get_object(Bucket="b", Key=f"part{i}-{8 * MiB}"), 30
+            )
+            assert len(await response["Body"].read(1024)) == 1024
+            held.append(response["Body"])
+        rest = await asyncio.wait_for(aio.get_object(Bucket="b", Key="small"), 30)
+        assert len(await rest["Body"].read()) == 1024
+        # The held bodies are intact.
+        assert len(await held[0].read()) == 8 * MiB - 1024
+        for body in held:
+            body.close()
+
+
+async def test_closing_an_unread_body_frees_its_slot(stub: StubServer) -> None:
+    # A pool of one: a finished body that is closed unread gives its slot to
+    # the next call, and the next call's body is whole.
+    s3 = s3_client(stub.endpoint_url, max_pool_connections=1)
+    async with aboto3.AIOClient(s3, engine="native") as aio:
+        for i in range(20):
+            response = await asyncio.wait_for(aio.get_object(Bucket="b", Key=f"c{i}-65536"), 30)
+            if i % 2:
+                assert len(await response["Body"].read()) == 65536
+            else:
+                response["Body"].close()
+    assert await settled_buffered() == 0

@@ -19,6 +19,14 @@ std::shared_ptr<CurlEngine>& instance_slot() {
 // Marks a socket the poller watches already (given to curl_multi_assign).
 int registered_marker = 0;
 
+// A streaming body that waits for its reader (paused, or finished unread)
+// keeps its connection slot, so a session has at most max_connections bodies
+// coming in at once, as an aiohttp or urllib3 pool has: readers slower than
+// the network do not pull in every other body meanwhile. If the reader stays
+// away this long, the slot goes to the next call (urllib3 would open another
+// connection), so bodies held unread never stall a session's other calls.
+constexpr std::chrono::milliseconds kReaderGrace{250};
+
 }  // namespace
 
 std::shared_ptr<CurlEngine> CurlEngine::instance() {
@@ -112,8 +120,8 @@ void CurlEngine::resume(std::shared_ptr<Transfer> transfer) {
     post(Command{Kind::Resume, std::move(transfer), nullptr});
 }
 
-void CurlEngine::yield_slot(std::shared_ptr<Transfer> transfer) {
-    post(Command{Kind::YieldSlot, std::move(transfer), nullptr});
+void CurlEngine::body_consumed(std::shared_ptr<Transfer> transfer) {
+    post(Command{Kind::BodyConsumed, std::move(transfer), nullptr});
 }
 
 void CurlEngine::cancel(std::shared_ptr<Transfer> transfer) {
@@ -184,7 +192,6 @@ void CurlEngine::run() {
             if (event.flags & Poller::kOut) flags |= CURL_CSELECT_OUT;
             if (event.flags & Poller::kError) flags |= CURL_CSELECT_ERR;
             curl_multi_socket_action(multi_, event.fd, flags, &still_running);
-            release_paused();
         }
         if (woken) {
             wake_.clear();
@@ -194,8 +201,8 @@ void CurlEngine::run() {
         if (timer_armed_ && now >= timer_deadline_) {
             timer_armed_ = false;
             curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &still_running);
-            release_paused();
         }
+        watch_paused(now);
         collect_finished();
         if (now >= next_idle_check_) expire_idle(now);
     }
@@ -210,6 +217,7 @@ void CurlEngine::run() {
         }
     }
     running_.clear();
+    unread_.clear();
 }
 
 void CurlEngine::run_commands() {
@@ -226,20 +234,26 @@ void CurlEngine::run_commands() {
                 break;
             case Kind::Resume:
                 if (running_.count(transfer.get())) {
-                    transfer->resume_transfer();  // runs on without a slot: see release_slot
-                    release_paused();
+                    transfer->resume_transfer();  // without a slot if it gave it up
+                    watch_paused(Clock::now());
                     watch_idle(*transfer, Clock::now());
                 }
                 break;
-            case Kind::YieldSlot:
-                if (running_.count(transfer.get())) release_slot(*transfer);
+            case Kind::BodyConsumed:
+                release_slot(*transfer);
+                unread_.erase(transfer.get());
+                release_share_if_idle(*transfer->session());
                 break;
             case Kind::Cancel:
                 if (running_.count(transfer.get())) {
                     complete(transfer.get(), CURLE_ABORTED_BY_CALLBACK);
                 } else {
-                    // Still waiting for a connection slot: it will be skipped.
+                    // Still waiting for a connection slot (it will be skipped),
+                    // or finished with its body unread.
                     transfer->finish(CURLE_ABORTED_BY_CALLBACK);
+                    release_slot(*transfer);
+                    unread_.erase(transfer.get());
+                    release_share_if_idle(*transfer->session());
                 }
                 break;
             case Kind::Release:
@@ -337,11 +351,21 @@ void CurlEngine::complete(Transfer* transfer, CURLcode code) {
         curl_easy_cleanup(easy);
     }
     std::shared_ptr<Session> session = transfer->session();
-    release_slot(*transfer);
-    running_.erase(transfer);  // may destroy it: not touched below
+    auto running = running_.find(transfer);
+    if (transfer->holds_slot && transfer->awaits_reader(Clock::now())) {
+        unread_.emplace(transfer, std::move(running->second));
+        watch_reader(*transfer);
+    } else {
+        release_slot(*transfer);
+    }
+    running_.erase(running);  // may destroy it: not touched below
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
-    if (session->release_when_idle && session->active == 0 && session->waiting.empty()) {
-        release_share(*session);
+    release_share_if_idle(*session);
+}
+
+void CurlEngine::release_share_if_idle(Session& session) {
+    if (session.release_when_idle && session.active == 0 && session.waiting.empty()) {
+        release_share(session);
     }
 }
 
@@ -357,13 +381,15 @@ void CurlEngine::release_slot(Transfer& transfer) {
     }
 }
 
-void CurlEngine::release_paused() {
-    // Collected by libcurl callbacks, handled here: no multi call from inside one.
-    std::vector<Transfer*> paused;
-    paused.swap(paused_);
-    for (Transfer* transfer : paused) {
-        if (running_.count(transfer)) release_slot(*transfer);
-    }
+void CurlEngine::watch_paused(Clock::time_point now) {
+    // Collected by libcurl callbacks: each has just begun to wait for its reader.
+    if (paused_.empty()) return;
+    paused_.clear();
+    next_idle_check_ = std::min(next_idle_check_, now + kReaderGrace);
+}
+
+void CurlEngine::watch_reader(Transfer& transfer) {
+    next_idle_check_ = std::min(next_idle_check_, transfer.reader_deadline(kReaderGrace));
 }
 
 void CurlEngine::collect_finished() {
@@ -385,17 +411,41 @@ void CurlEngine::expire_idle(Clock::time_point now) {
     // One pass finds the transfers that waited too long and the next deadline,
     // so the thread sleeps until then instead of polling.
     std::vector<Transfer*> expired;
+    std::vector<Transfer*> overdue_readers;  // bodies whose readers stayed away
     next_idle_check_ = Clock::time_point::max();
     for (const auto& [raw, transfer] : running_) {
         if (transfer->idle_too_long(now)) {
             expired.push_back(raw);
+            continue;
+        }
+        watch_idle(*transfer, now);
+        if (transfer->holds_slot) {
+            if (transfer->reader_deadline(kReaderGrace) <= now) {
+                overdue_readers.push_back(raw);
+            } else {
+                watch_reader(*transfer);
+            }
+        }
+    }
+    for (const auto& [raw, transfer] : unread_) {
+        if (transfer->reader_deadline(kReaderGrace) <= now) {
+            overdue_readers.push_back(raw);
         } else {
-            watch_idle(*transfer, now);
+            watch_reader(*transfer);
         }
     }
     for (Transfer* transfer : expired) {
         transfer->mark_idle_timeout();
         complete(transfer, CURLE_OPERATION_TIMEDOUT);
+    }
+    for (Transfer* transfer : overdue_readers) {
+        release_slot(*transfer);
+        auto held = unread_.find(transfer);
+        if (held != unread_.end()) {
+            std::shared_ptr<Session> session = transfer->session();
+            unread_.erase(held);  // may destroy it
+            release_share_if_idle(*session);
+        }
     }
 }
 

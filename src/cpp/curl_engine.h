@@ -36,8 +36,8 @@ public:
     // Any thread. Each wakes the I/O thread at most once per batch.
     void submit(std::shared_ptr<Transfer> transfer);
     void resume(std::shared_ptr<Transfer> transfer);
-    // A paused transfer whose reader stopped reading gives its slot back.
-    void yield_slot(std::shared_ptr<Transfer> transfer);
+    // A finished streaming body was read to its end: its slot is free.
+    void body_consumed(std::shared_ptr<Transfer> transfer);
     void cancel(std::shared_ptr<Transfer> transfer);
     // Closes the session's idle connections (now, or when its calls end).
     void release_connections(std::shared_ptr<Session> session);
@@ -45,7 +45,7 @@ public:
     std::size_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
 
 private:
-    enum class Kind { Submit, Resume, YieldSlot, Cancel, Release, DisposeShare, Stop };
+    enum class Kind { Submit, Resume, BodyConsumed, Cancel, Release, DisposeShare, Stop };
     struct Command {
         Kind kind;
         std::shared_ptr<Transfer> transfer;
@@ -59,11 +59,14 @@ private:
     void start_or_queue(std::shared_ptr<Transfer> transfer);
     void start(std::shared_ptr<Transfer> transfer);
     void complete(Transfer* transfer, CURLcode code);
-    // A transfer gives its slot back when it ends or first waits for its
-    // reader; the next queued transfer of its session may then start.
+    // A transfer gives its slot back when it ends (a streaming one: when its
+    // body has been read, or its reader stayed away for kReaderGrace); the
+    // next queued transfer of its session may then start.
     void release_slot(Transfer& transfer);
-    void release_paused();
+    void watch_paused(Clock::time_point now);
+    void watch_reader(Transfer& transfer);
     void release_share(Session& session);
+    void release_share_if_idle(Session& session);
     void collect_finished();
     void expire_idle(Clock::time_point now);
     void watch_idle(const Transfer& transfer, Clock::time_point now);
@@ -90,9 +93,11 @@ private:
     // than the rest of a small request's client-side work.
     std::vector<CURL*> spare_handles_;
     // Streaming transfers that paused for their reader during the last libcurl
-    // call: they stop counting against their session's cap, as urllib3 opens
-    // another connection while a response body waits to be read.
+    // call (see kReaderGrace).
     std::vector<Transfer*> paused_;
+    // Finished streaming transfers whose bodies still wait for their readers:
+    // they keep their slots (see kReaderGrace).
+    std::unordered_map<Transfer*, std::shared_ptr<Transfer>> unread_;
 
     std::atomic<std::size_t> in_flight_{0};
 };

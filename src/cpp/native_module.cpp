@@ -72,10 +72,10 @@ struct TransferHandle {
     }
 
     nb::bytes read(long max) {
-        bool resume = false, yield_slot = false;
-        nb::bytes data = transfer->read(max, resume, yield_slot);
+        bool resume = false, consumed = false;
+        nb::bytes data = transfer->read(max, resume, consumed);
         if (resume) engine->resume(transfer);
-        if (yield_slot) engine->yield_slot(transfer);
+        if (consumed) engine->body_consumed(transfer);
         return data;
     }
 };

@@ -121,8 +121,9 @@ std::vector<std::pair<std::string, std::string>> Transfer::headers() {
     return headers_;
 }
 
-nb::bytes Transfer::read(long max, bool& resume, bool& yield_slot) {
+nb::bytes Transfer::read(long max, bool& resume, bool& body_consumed) {
     std::lock_guard<std::mutex> lock(mutex_);
+    reader_touched_ = Clock::now();
     const std::size_t available = body_.size() - body_read_;
     const std::size_t n = max < 0 ? available : std::min(available, static_cast<std::size_t>(max));
     nb::bytes out(body_.data() + body_read_, n);
@@ -139,9 +140,8 @@ nb::bytes Transfer::read(long max, bool& resume, bool& yield_slot) {
     }
     resume = paused_ && !resume_requested_ && body_.size() - body_read_ < kLowWater;
     if (resume) resume_requested_ = true;
-    // The reader stops short of resuming it: it may not come back soon.
-    yield_slot = paused_ && !resume && !slot_yielded_;
-    if (yield_slot) slot_yielded_ = true;
+    body_consumed = request_.stream && done_ && body_.size() == body_read_ && !consumed_reported_;
+    if (body_consumed) consumed_reported_ = true;
     return out;
 }
 
@@ -194,7 +194,8 @@ bool Transfer::mark_cancelled() {
     // close() during a read) is woken, and finds it cancelled.
     std::unique_ptr<Completion> woken = std::move(waiter_);
     CompletionQueuePtr queue = std::move(waiter_queue_);
-    const bool tell_engine = !done_ && !cancelled_;
+    // A finished body with bytes unread may still hold its connection slot.
+    const bool tell_engine = !cancelled_ && (!done_ || (request_.stream && body_read_ < body_.size()));
     cancelled_ = true;
     // Nobody will read what is buffered: give it back to the budget and the heap.
     if (request_.stream) unread_stream_bytes.fetch_sub(body_.size() - body_read_, std::memory_order_relaxed);
@@ -211,6 +212,19 @@ bool Transfer::mark_cancelled() {
 bool Transfer::cancelled() {
     std::lock_guard<std::mutex> lock(mutex_);
     return cancelled_;
+}
+
+Clock::time_point Transfer::reader_deadline(Clock::duration grace) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const bool waiting = paused_ || (done_ && body_read_ < body_.size());
+    return waiting && !cancelled_ ? reader_touched_ + grace : Clock::time_point::max();
+}
+
+bool Transfer::awaits_reader(Clock::time_point now) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!request_.stream || cancelled_ || body_read_ == body_.size()) return false;
+    reader_touched_ = now;
+    return true;
 }
 
 void Transfer::notify(std::unique_lock<std::mutex>& lock) {
@@ -467,10 +481,9 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) {
     if (t->request_.stream &&
         (unread >= kHighWater ||
          (unread >= kChunk && unread_stream_bytes.load(std::memory_order_relaxed) + n > stream_budget.load(std::memory_order_relaxed)))) {
-        // Nobody waiting to read it: its slot goes to the next call now.
-        if (!t->paused_ && !t->slot_yielded_ && !t->waiter_ && t->blocking_waiters_ == 0) {
-            t->slot_yielded_ = true;
-            t->paused_list_->push_back(t);
+        if (!t->paused_) {
+            t->reader_touched_ = t->last_activity_;
+            t->paused_list_->push_back(t);  // the engine watches how long it waits
         }
         t->paused_ = true;  // libcurl keeps this chunk and offers it again on resume
         t->notify(lock);    // a reader waiting for more takes what there is

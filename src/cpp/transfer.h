@@ -115,9 +115,9 @@ public:
     // Up to `max` buffered body bytes (all if max < 0), copied once into a
     // Python bytes object; `resume` is set when the reader has drained a
     // paused transfer enough to let it continue.
-    // `yield_slot` is set when the read leaves the transfer paused while it
-    // still holds its connection slot (see on_body): the engine must free it.
-    nb::bytes read(long max, bool& resume, bool& yield_slot);
+    // `body_consumed` is set once, by the read that takes the last byte of a
+    // finished streaming body: the engine may then free its connection slot.
+    nb::bytes read(long max, bool& resume, bool& body_consumed);
     bool finished();
     bool at_eof();  // finished and every byte read
     std::size_t buffered();  // body bytes received and not yet read
@@ -148,6 +148,13 @@ public:
     bool idle_too_long(Clock::time_point now) const;
     void mark_idle_timeout() { idle_timed_out_ = true; }
     bool cancelled();
+    // A streaming body waiting for its reader (paused, or finished with bytes
+    // unread): when it gives up its slot if the reader stays away (see
+    // CurlEngine::kReaderGrace); max if it is not waiting for its reader.
+    Clock::time_point reader_deadline(Clock::duration grace);
+    // Called as the transfer finishes: whether it has body bytes left for its
+    // reader, and so keeps its slot for a while.
+    bool awaits_reader(Clock::time_point now);
 
 private:
     static size_t on_header(char* data, size_t size, size_t count, void* self);
@@ -197,11 +204,9 @@ private:
     long long body_received_ = 0;  // every body byte so far, read or not
     bool paused_ = false;
     bool resume_requested_ = false;
-    // Paused for its reader and already out of its session's slot count (or
-    // about to be). A transfer that pauses while its reader waits on it keeps
-    // the slot: the reader drains it at once, and a session's bodies being
-    // read stay within max_connections, as an aiohttp or urllib3 pool's would.
-    bool slot_yielded_ = false;
+    // When the reader last read, or the body began to wait for it.
+    Clock::time_point reader_touched_;
+    bool consumed_reported_ = false;
     int blocking_waiters_ = 0;
     bool done_ = false;
     bool cancelled_ = false;
