@@ -222,7 +222,8 @@ Clock::time_point Transfer::reader_deadline(Clock::duration grace) {
 
 bool Transfer::awaits_reader(Clock::time_point now) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!request_.stream || cancelled_ || body_read_ == body_.size()) return false;
+    // A small remainder costs less memory than holding the slot costs time.
+    if (!request_.stream || cancelled_ || body_.size() - body_read_ <= kChunk) return false;
     reader_touched_ = now;
     return true;
 }

@@ -152,8 +152,8 @@ public:
     // unread): when it gives up its slot if the reader stays away (see
     // CurlEngine::kReaderGrace); max if it is not waiting for its reader.
     Clock::time_point reader_deadline(Clock::duration grace);
-    // Called as the transfer finishes: whether it has body bytes left for its
-    // reader, and so keeps its slot for a while.
+    // Called as the transfer finishes: whether it has more body bytes left for
+    // its reader than one network chunk, and so keeps its slot for a while.
     bool awaits_reader(Clock::time_point now);
 
 private:
