@@ -170,6 +170,7 @@ class HoldingServer:
             self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
             listening.set()
             self._loop.run_forever()
+            server.close()  # the listening socket; every answer has been sent
 
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
