@@ -140,8 +140,8 @@ nb::bytes Transfer::read(long max, bool& resume, bool& body_consumed) {
     }
     resume = paused_ && !resume_requested_ && body_.size() - body_read_ < kLowWater;
     if (resume) resume_requested_ = true;
-    body_consumed = request_.stream && done_ && body_.size() == body_read_ && !consumed_reported_;
-    if (body_consumed) consumed_reported_ = true;
+    body_consumed = held_for_reader_ && body_.size() == body_read_;
+    if (body_consumed) held_for_reader_ = false;
     return out;
 }
 
@@ -195,7 +195,7 @@ bool Transfer::mark_cancelled() {
     std::unique_ptr<Completion> woken = std::move(waiter_);
     CompletionQueuePtr queue = std::move(waiter_queue_);
     // A finished body with bytes unread may still hold its connection slot.
-    const bool tell_engine = !cancelled_ && (!done_ || (request_.stream && body_read_ < body_.size()));
+    const bool tell_engine = !cancelled_ && (!done_ || held_for_reader_);
     cancelled_ = true;
     // Nobody will read what is buffered: give it back to the budget and the heap.
     if (request_.stream) unread_stream_bytes.fetch_sub(body_.size() - body_read_, std::memory_order_relaxed);
@@ -225,6 +225,7 @@ bool Transfer::awaits_reader(Clock::time_point now) {
     // A small remainder costs less memory than holding the slot costs time.
     if (!request_.stream || cancelled_ || body_.size() - body_read_ <= kChunk) return false;
     reader_touched_ = now;
+    held_for_reader_ = true;
     return true;
 }
 

@@ -116,7 +116,7 @@ public:
     // Python bytes object; `resume` is set when the reader has drained a
     // paused transfer enough to let it continue.
     // `body_consumed` is set once, by the read that takes the last byte of a
-    // finished streaming body: the engine may then free its connection slot.
+    // finished body that kept its slot for its reader: the engine frees it.
     nb::bytes read(long max, bool& resume, bool& body_consumed);
     bool finished();
     bool at_eof();  // finished and every byte read
@@ -206,7 +206,9 @@ private:
     bool resume_requested_ = false;
     // When the reader last read, or the body began to wait for it.
     Clock::time_point reader_touched_;
-    bool consumed_reported_ = false;
+    // Finished, and kept its slot for its reader (see awaits_reader): the
+    // read that drains it, or a cancel, must tell the engine.
+    bool held_for_reader_ = false;
     int blocking_waiters_ = 0;
     bool done_ = false;
     bool cancelled_ = false;
