@@ -31,21 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_calls(variant: str, calls: int, endpoint_url: str) -> None:
     """The measured program: ``calls`` GetParameter calls, after one warm-up call."""
-    import botocore
-    from botocore.config import Config
 
     from benchmarks.contenders import CannedHTTPSession, boto3_client, sync_call
 
-    client = boto3_client("ssm", endpoint_url, 10)
-    if variant == "floor-unsigned":
-        import boto3
-
-        client = boto3.session.Session().client(
-            "ssm",
-            endpoint_url=endpoint_url,
-            region_name="us-east-1",
-            config=Config(signature_version=botocore.UNSIGNED),
-        )
+    # The unsigned floor is the same client with signing off (the benchmark's
+    # floor-unsigned contender): only the signer differs between the floors.
+    client = boto3_client("ssm", endpoint_url, 10, unsigned=variant == "floor-unsigned")
     if variant.startswith("floor"):
         client._endpoint.http_session = CannedHTTPSession(client._endpoint.http_session)
         if variant == "floor-cpp-signer":

@@ -4,11 +4,12 @@ botocore's signer costs about a third of the CPU of a small call: it derives
 the signing key (four HMACs) on every call and walks the headers through
 ``email.message`` several times. :class:`FastSigV4Auth` and
 :class:`FastS3SigV4Auth` subclass botocore's own ``SigV4Auth`` and
-``S3SigV4Auth`` and replace only the signature computation with
-``aboto3._core.SigV4Signer``: header edits, the clock and the payload hash
-stay botocore's, so the result is byte-identical to botocore's for whatever
-version is installed. A request the C++ signer does not recognise is signed
-by botocore itself.
+``S3SigV4Auth`` and replace the signature computation with
+``aboto3._core.SigV4Signer``, and botocore's header edits with the same edits
+made in one pass. The clock and the decision of how to sign the payload stay
+botocore's, so the result is byte-identical to botocore's for whatever version
+is installed (the safety net below checks it per process). A request the C++
+signer does not recognise is signed by botocore itself.
 
 They are registered in ``botocore.auth.AUTH_TYPE_MAPS`` and a client gets
 them where botocore's final choice is ``v4``/``s3v4`` for ordinary (not
@@ -29,18 +30,36 @@ from hashlib import sha256
 from typing import Any, Callable
 
 import botocore.auth
-from botocore.auth import EMPTY_SHA256_HASH, SIGV4_TIMESTAMP, S3SigV4Auth, SigV4Auth
+from botocore.auth import (
+    EMPTY_SHA256_HASH,
+    SIGV4_TIMESTAMP,
+    UNSIGNED_PAYLOAD,
+    S3SigV4Auth,
+    SigV4Auth,
+)
 from botocore.awsrequest import AWSRequest
+from botocore.compat import HTTPHeaders
 from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import NoCredentialsError
 
+
+def _hashlib_sha256_hex(data: bytes) -> str:
+    return sha256(data).hexdigest()
+
+
 SigV4Signer: Any
+_sha256_hex: Callable[[bytes], str]
 try:
     from . import _core
 
     SigV4Signer = getattr(_core, "SigV4Signer", None)
+    # hashlib's sha256 pays for OpenSSL's set-up on every call: more than
+    # hashing a small body costs.
+    _sha256_hex = getattr(_core, "sha256_hex", _hashlib_sha256_hex)
 except ImportError:  # no _core, or one without the signer: botocore signs
     SigV4Signer = None
+    _sha256_hex = _hashlib_sha256_hex
+
 
 logger = logging.getLogger("aboto3")
 
@@ -51,6 +70,11 @@ FAST_SIGNATURE_VERSIONS = {"v4": "aboto3-v4", "s3v4": "aboto3-s3v4"}
 ENV_SWITCH = "ABOTO3_FAST_SIGNING"
 
 _signer: Any = None  # one C++ signer (and key cache) per process
+
+# The headers botocore's _modify_request_before_signing replaces (lower case).
+_REPLACED_HEADERS = frozenset(
+    {"authorization", "date", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"}
+)
 
 
 def _core_signer() -> Any:
@@ -64,14 +88,21 @@ _BOTOCORE_NOW = getattr(botocore.auth, "get_current_datetime", None)
 _DATETIME = datetime.datetime
 
 
+_stamp_of_second: tuple[int, str] = (-1, "")
+
+
 def _timestamp_now() -> str:
     # The clock botocore's SigV4Auth.add_auth reads, in every version:
     # get_current_datetime in newer botocore, datetime.datetime.utcnow before.
     now = getattr(botocore.auth, "get_current_datetime", None)
     if now is _BOTOCORE_NOW and botocore.auth.datetime.datetime is _DATETIME:
-        # Nobody replaced that clock: read the same system clock for a third
-        # of the cost (time.gmtime, which freezegun and the like patch too).
-        return time.strftime(SIGV4_TIMESTAMP, time.gmtime())
+        # Nobody replaced that clock: read the same system clock, formatted
+        # once a second (time.time, which freezegun and the like patch too).
+        global _stamp_of_second
+        second = int(time.time())
+        if second != _stamp_of_second[0]:
+            _stamp_of_second = (second, time.strftime(SIGV4_TIMESTAMP, time.gmtime(second)))
+        return _stamp_of_second[1]
     current = now() if now is not None else botocore.auth.datetime.datetime.utcnow()
     return str(current.strftime(SIGV4_TIMESTAMP))
 
@@ -80,6 +111,7 @@ class _CoreSigning:
     """The part of SigV4Auth.add_auth that runs in C++; mixed in before botocore's class."""
 
     NORMALIZE_PATH = True
+    REPLACES_PAYLOAD_HASH = False  # S3SigV4Auth's edits also set X-Amz-Content-SHA256
 
     credentials: Any
     _region_name: str
@@ -96,11 +128,19 @@ class _CoreSigning:
     def add_auth_at(self, request: Any, timestamp: str) -> None:
         """Sign as botocore's add_auth would at ``timestamp`` (YYYYMMDDTHHMMSSZ)."""
         request.context["timestamp"] = timestamp
-        self._modify_request_before_signing(request)  # botocore's own header edits
         headers = request.headers
-        payload_hash = headers.get("X-Amz-Content-SHA256")
-        if payload_hash is None:
-            payload_hash = self.payload(request)
+        fields = headers._headers if type(headers) is HTTPHeaders else None
+        payload_hash = None
+        if fields is not None:
+            payload_hash = self._replace_signing_headers(request, fields, timestamp)
+        edited = payload_hash is not None
+        if not edited:
+            self._modify_request_before_signing(request)  # botocore's own header edits
+            # email.message's own list: items() would copy it through its policy.
+            fields = getattr(headers, "_headers", None) or list(headers.items())
+            payload_hash = headers.get("X-Amz-Content-SHA256")
+            if payload_hash is None:
+                payload_hash = self.payload(request)
         params = request.params
         canonical_query = self._canonical_query_string_params(params) if params else None
         credentials = self.credentials
@@ -108,8 +148,7 @@ class _CoreSigning:
             request.method,
             request.url,
             canonical_query,
-            # email.message's own list: items() would copy it through its policy.
-            getattr(headers, "_headers", None) or list(headers.items()),
+            fields,
             payload_hash,
             credentials.access_key,
             credentials.secret_key,
@@ -120,8 +159,56 @@ class _CoreSigning:
         )
         if authorization is None:
             super().add_auth(request)  # type: ignore[misc]  # a shape the C++ signer leaves to botocore
-            return
-        headers["Authorization"] = authorization
+        elif edited:
+            fields.append(("Authorization", authorization))  # type: ignore[union-attr]
+        else:
+            headers["Authorization"] = authorization
+
+    def _replace_signing_headers(
+        self, request: Any, fields: list[tuple[str, Any]], timestamp: str
+    ) -> str | None:
+        """botocore's ``_modify_request_before_signing``, in one pass over the
+        header list instead of a scan of it per header it replaces: the same
+        headers dropped (in any case) and the same ones appended, in the same
+        order. Returns the payload hash to sign with, or None, having changed
+        nothing, where botocore's own edits must run: a ``Date`` header, which
+        botocore rewrites.
+
+        ``fields`` is the list behind botocore's ``HTTPHeaders`` (compat32
+        policy: a header set is appended to it as given). The safety net
+        compares the outcome with botocore's for the installed version.
+        """
+        token = self.credentials.token
+        unsigned = not request.context.get("payload_signing_enabled", True)
+        replaces_hash = unsigned or self.REPLACES_PAYLOAD_HASH
+        kept = []
+        payload_hash = None
+        for field in fields:
+            name = field[0].lower()
+            if name in _REPLACED_HEADERS:
+                if name == "date":
+                    return None
+                if name == "x-amz-content-sha256":
+                    if not replaces_hash:
+                        if payload_hash is None:
+                            payload_hash = field[1]
+                        kept.append(field)
+                    continue
+                if name == "x-amz-security-token" and not token:
+                    kept.append(field)
+                continue
+            kept.append(field)
+        kept.append(("X-Amz-Date", timestamp))
+        if token:
+            kept.append(("X-Amz-Security-Token", token))
+        fields[:] = kept
+        if self.REPLACES_PAYLOAD_HASH:  # S3: hashed with the headers as they are now
+            payload_hash = self.payload(request)
+            fields.append(("X-Amz-Content-SHA256", payload_hash))
+        elif unsigned:
+            payload_hash = UNSIGNED_PAYLOAD
+            fields.append(("X-Amz-Content-SHA256", payload_hash))
+        return self.payload(request) if payload_hash is None else payload_hash
 
     def payload(self, request: Any) -> str:
         # A bytes body is hashed as botocore would, without request.body
@@ -132,7 +219,7 @@ class _CoreSigning:
             return str(base.payload(request))
         if not self._should_sha256_sign_payload(request):
             return str(base.payload(request))
-        return sha256(data).hexdigest() if data else EMPTY_SHA256_HASH
+        return _sha256_hex(data) if data else EMPTY_SHA256_HASH
 
 
 def _streams_checksum(signer: Any, request: Any) -> bool:
@@ -148,6 +235,7 @@ class FastS3SigV4Auth(_CoreSigning, S3SigV4Auth):  # type: ignore[misc]
     """botocore's ``s3v4`` signer with the signature computed in C++."""
 
     NORMALIZE_PATH = False  # S3 signs the path as sent
+    REPLACES_PAYLOAD_HASH = True
 
 
 _FAST_CLASSES: dict[str, type[Any]] = {"v4": FastSigV4Auth, "s3v4": FastS3SigV4Auth}

@@ -184,6 +184,12 @@ NB_MODULE(_core, m) {
             "canonical_query"_a.none(), "headers"_a, "payload_hash"_a, "access_key"_a,
             "secret_key"_a, "timestamp"_a, "region"_a, "service"_a, "normalize_path"_a,
             "The Authorization header value, or None for a request botocore must sign.");
+    m.def("sha256_hex",
+        [](nb::bytes data) {
+            const std::string hex = to_hex(sha256(std::string_view(data.c_str(), data.size())));
+            return nb::str(hex.data(), hex.size());
+        },
+        "data"_a, "hashlib.sha256(data).hexdigest(), without hashlib's per-call set-up.");
 
     nb::class_<CompletionBridge>(m, "CompletionBridge",
         "Delivers finished calls to one event loop: one wake-up per batch.")
