@@ -44,3 +44,11 @@ def test_modes_and_listing(capsys: object) -> None:
         assert len(keys) == len(set(keys))
         assert {"boto3", "aboto3-threads", "run_in_executor"} <= {c.contender for c in mode.cells}
     assert main(["--list", "--contender", "aboto3-threads", "--workload", "ssm"]) == 0
+
+
+def test_signing_share_runs() -> None:
+    from .signing import FLOORS, measure
+
+    best = measure(rounds=1, calls=3)
+    assert set(best) == set(FLOORS)
+    assert all(0 < cpu < float("inf") for cpu in best.values())
