@@ -503,6 +503,23 @@ async def test_proxies_config_and_no_proxy(
     assert len(forward_proxy.seen) == 2
 
 
+async def test_https_forwarding_through_an_https_proxy_is_refused(fast_stub: StubServer) -> None:
+    """urllib3 forwards HTTPS requests to such a proxy as they are; libcurl can
+    only tunnel them, so the native engine says so instead of sending them
+    another way. The thread engine (urllib3) takes the same client."""
+    forwarding = {"proxy_use_forwarding_for_https": True}
+    ssm = stub_ssm(fast_stub, proxies={"https": "https://127.0.0.1:9"}, proxies_config=forwarding)
+    with pytest.raises(ValueError, match=r"proxy_use_forwarding_for_https.*engine='threads'"):
+        aboto3.AIOClient(ssm, engine="native")
+    assert isinstance(ssm._endpoint.http_session, URLLib3Session)  # left as it was
+    async with aboto3.AIOClient(ssm) as aio:
+        assert not isinstance(ssm._endpoint.http_session, NativeHTTPSession)
+    # The setting means nothing to urllib3 without an HTTPS proxy: accepted.
+    plain = stub_ssm(fast_stub, proxies={"https": "http://127.0.0.1:9"}, proxies_config=forwarding)
+    async with aboto3.AIOClient(plain, engine="native") as aio:
+        assert (await aio.get_parameter(Name="/no-proxy-for-http"))["Parameter"]
+
+
 @pytest.mark.timeout(600)  # a hang guard: on a loaded machine the calls take minutes
 async def test_no_leaks_over_many_calls(fast_stub: StubServer) -> None:
     """File descriptors, threads and RSS stay flat over 30k calls (ABOTO3_SOAK_CALLS);

@@ -325,6 +325,17 @@ class NativeHTTPSession:
             proxy_cert_file, proxy_key_file = proxy_cert
         else:
             proxy_cert_file, proxy_key_file = proxy_cert or "", ""
+        https_proxy = proxy_config.proxy_url_for("https://aws.invalid/") or ""
+        forwarding = proxy_settings.get("proxy_use_forwarding_for_https")
+        if forwarding and https_proxy.startswith("https:"):
+            # urllib3 then sends HTTPS requests to the proxy as they are, for it
+            # to forward; libcurl can only tunnel them (CONNECT), which such a
+            # proxy may refuse and would see differently.
+            raise ValueError(
+                "engine='native' cannot forward HTTPS requests through an HTTPS proxy as "
+                "urllib3 does (proxies_config 'proxy_use_forwarding_for_https'); "
+                "use engine='threads' for this client"
+            )
         self._proxy_config = proxy_config
         self._core = _core.HttpSession(
             max_connections=int(getattr(original, "_max_pool_connections", 10)),
