@@ -457,6 +457,21 @@ def test_signing_headers_are_edited_in_one_pass_unless_there_is_a_date(
     assert len(edited_by_botocore) == 1
 
 
+def test_the_timestamp_is_the_system_clock_of_this_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With botocore's clock untouched, the timestamp comes from time.time (made
+    once a second): the clock freezegun and the like replace, so they still apply."""
+    now = [1_700_000_000.2]
+    monkeypatch.setattr(_signing.time, "time", lambda: now[0])
+    assert _signing._timestamp_now() == "20231114T221320Z"
+    now[0] += 0.7  # the same second
+    assert _signing._timestamp_now() == "20231114T221320Z"
+    now[0] += 0.2  # the next one
+    assert _signing._timestamp_now() == "20231114T221321Z"
+    real = datetime.datetime.now(datetime.timezone.utc).strftime(botocore.auth.SIGV4_TIMESTAMP)
+    monkeypatch.undo()
+    assert _signing._timestamp_now() >= real
+
+
 # ---- what the C++ signer does not sign ---------------------------------------------
 
 

@@ -100,9 +100,10 @@ def _timestamp_now() -> str:
         # once a second (time.time, which freezegun and the like patch too).
         global _stamp_of_second
         second = int(time.time())
-        if second != _stamp_of_second[0]:
-            _stamp_of_second = (second, time.strftime(SIGV4_TIMESTAMP, time.gmtime(second)))
-        return _stamp_of_second[1]
+        stamp = _stamp_of_second  # read once: other threads may replace it
+        if stamp[0] != second:
+            stamp = _stamp_of_second = (second, time.strftime(SIGV4_TIMESTAMP, time.gmtime(second)))
+        return stamp[1]
     current = now() if now is not None else botocore.auth.datetime.datetime.utcnow()
     return str(current.strftime(SIGV4_TIMESTAMP))
 
