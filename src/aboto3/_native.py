@@ -170,10 +170,6 @@ class _StreamingBody(io.RawIOBase):
         read_all = amt is None or amt < 0
         parts: list[bytes] = []
         size = 0
-        if read_all and fill and not transfer.at_eof:
-            # Wait for the whole window before taking any of it: a part taken
-            # now would be held twice (here, and in the window until it drains).
-            _wait(transfer, _DATA, sys.maxsize)
         while True:
             data = transfer.read(-1 if amt is None or amt < 0 else amt - size)
             if data:
