@@ -79,6 +79,23 @@ async def test_close_ends_a_stalled_body_read(
         assert body.closed
 
 
+async def test_close_ends_a_stalled_whole_read_of_a_sized_body(
+    stalled: Callable[..., ScriptedServer], make_aio: Callable[..., Any]
+) -> None:
+    # With a Content-Length, a whole read waits on the one bytes object the
+    # I/O thread fills (on the native engine): close() detaches it and ends the read.
+    def first_part(reply: Reply) -> None:
+        reply.start(200, {"Content-Length": "4000"})
+        reply.write(b"x" * 1000)
+
+    server = stalled(first_part)
+    async with make_aio(no_read_timeout("s3", server.url)) as aio:
+        body = (await aio.get_object(Bucket="bucket", Key="key"))["Body"]
+        reader = await close_while_reading(body, body.read)
+        assert reader.exception() is not None or reader.result() == b""
+        assert body.closed
+
+
 @requires_operation("bedrock-runtime", "ConverseStream")
 async def test_close_ends_a_stalled_event_stream_read(
     stalled: Callable[..., ScriptedServer], make_aio: Callable[..., Any]

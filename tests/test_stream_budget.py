@@ -15,6 +15,7 @@ from aboto3 import _core
 from benchmarks.stub import StubServer
 
 from .conftest import REGION
+from .rss import peak_rss_growth
 
 MiB = 1 << 20
 
@@ -154,3 +155,44 @@ async def test_closing_an_unread_body_frees_its_slot(stub: StubServer) -> None:
             else:
                 response["Body"].close()
     assert await settled_buffered() == 0
+
+
+def stub_object(size: int) -> bytes:
+    """The stub's object of ``size`` bytes: byte i is i & 0xff."""
+    return (bytes(range(256)) * (size // 256 + 1))[:size]
+
+
+async def test_a_body_nobody_reads_yet_waits_in_the_socket(stub: StubServer) -> None:
+    # Until its reader comes, a body holds 128 KiB (and at most one 16 KiB
+    # network chunk more) and leaves the rest in the socket, as aiohttp and
+    # urllib3 do: calls whose readers the loop has not run yet do not each
+    # hold a whole body.
+    s3 = s3_client(stub.endpoint_url, max_pool_connections=4)
+    async with aboto3.AIOClient(s3, engine="native") as aio:
+        before = await settled_buffered()
+        responses = await asyncio.gather(
+            *(aio.get_object(Bucket="b", Key=f"early{i}-{4 * MiB}") for i in range(4))
+        )
+        held = await settled_buffered() - before
+        assert 0 < held <= 4 * (128 + 16) * 1024, f"{held / 1024:.0f} KiB buffered"
+        # Each body, once read, is whole and in order.
+        for response in responses:
+            assert await response["Body"].read() == stub_object(4 * MiB)
+
+
+async def test_a_whole_read_holds_the_body_once(stub: StubServer) -> None:
+    # read() of a body of known length gets one bytes object that the I/O
+    # thread fills as the body arrives: not windows joined at the end, which
+    # would hold the body twice.
+    size = 256 * MiB
+    s3 = s3_client(stub.endpoint_url)
+    async with aboto3.AIOClient(s3, engine="native") as aio:
+        response = await aio.get_object(Bucket="b", Key=f"whole-{size}")
+        with peak_rss_growth() as growth:
+            data = await response["Body"].read()
+            grown = growth()
+        assert len(data) == size
+        assert data[:4096] == data[-4096:] == stub_object(4096)
+        assert data[size // 2 + 7] == (size // 2 + 7) & 0xFF
+        del data
+    assert grown <= size + 32 * MiB, f"a {size >> 20} MiB read grew peak RSS by {grown >> 20} MiB"

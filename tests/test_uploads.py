@@ -24,6 +24,7 @@ from botocore.config import Config
 import aboto3
 
 from .conftest import REGION, serving
+from .rss import peak_rss_growth
 
 
 class SinkHandler(http.server.BaseHTTPRequestHandler):
@@ -122,23 +123,6 @@ def write_file(path: Path, size: int) -> str:
             f.write(piece)
             digest.update(piece)
     return digest.hexdigest()
-
-
-def peak_rss_since_reset() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM in /proc/self/status")
-
-
-@contextlib.contextmanager
-def peak_rss_growth() -> Iterator[Callable[[], int]]:
-    """Peak RSS growth of this process within the block (Linux: the peak is reset first)."""
-    with open("/proc/self/clear_refs", "w") as clear:
-        clear.write("5")  # resets VmHWM to the current RSS
-    base = peak_rss_since_reset()
-    yield lambda: peak_rss_since_reset() - base
 
 
 GiB = 1 << 30

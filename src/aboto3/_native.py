@@ -38,7 +38,7 @@ T = TypeVar("T")
 __all__ = ["NativeEngine", "NativeHTTPSession"]
 
 # What a wait on a transfer waits for (see Transfer.wait_async).
-_HEADERS, _DATA, _DONE = 0, 1, 2
+_HEADERS, _DATA, _DONE, _WHOLE = 0, 1, 2, 3
 _DEFAULT_TIMEOUT = 60.0
 
 
@@ -139,6 +139,20 @@ class _BufferedBody:
         self._data, self._offset = b"", 0
 
 
+def _read_whole(transfer: _core.Transfer) -> bytes | None:
+    """The rest of a body of known length, written by the I/O thread straight
+    into the bytes object returned: held once, never joined from windows.
+    None where that does not apply or the body fell short (what came is then
+    buffered, and the caller's reads report it as urllib3 would)."""
+    if not transfer.start_whole_read():
+        return None
+    try:
+        _wait(transfer, _WHOLE)
+    finally:
+        whole = transfer.end_whole_read()
+    return whole
+
+
 class _StreamingBody(io.RawIOBase):
     """The ``raw`` of a streaming response, fed by the I/O thread.
 
@@ -168,6 +182,11 @@ class _StreamingBody(io.RawIOBase):
             return b""  # as urllib3's closed response: botocore reports the shortfall
         transfer = self._transfer
         read_all = amt is None or amt < 0
+        if read_all and fill:
+            whole = _read_whole(transfer)
+            if whole is not None:
+                self._position += len(whole)
+                return whole
         parts: list[bytes] = []
         size = 0
         while True:

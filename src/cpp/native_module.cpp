@@ -52,6 +52,9 @@ std::string as_bytes(nb::handle value) {
 struct TransferHandle {
     std::shared_ptr<Transfer> transfer;
     std::shared_ptr<CurlEngine> engine;
+    // A whole read's bytes object, which the I/O thread writes into until
+    // end_whole_read or cancel() detaches it (so it is released after them).
+    nb::object whole;
 
     TransferHandle(std::shared_ptr<Transfer> t, std::shared_ptr<CurlEngine> e)
         : transfer(std::move(t)), engine(std::move(e)) {}
@@ -69,6 +72,25 @@ struct TransferHandle {
         const bool resume = transfer->feed_upload(epoch, chunk.c_str(), chunk.size());
         if (resume) engine->resume(transfer);
         return resume;
+    }
+
+    bool start_whole_read() {
+        bool resume = false;
+        nb::object started = transfer->start_whole_read(resume);
+        if (resume) engine->resume(transfer);
+        if (started.is_none()) return false;
+        whole = std::move(started);
+        return true;
+    }
+
+    nb::object end_whole_read() {
+        if (!whole.is_valid()) return nb::none();
+        bool consumed = false;
+        const bool filled = transfer->end_whole_read(consumed);
+        if (consumed) engine->body_consumed(transfer);
+        nb::object out = std::move(whole);
+        whole = nb::object();
+        return filled ? out : nb::none();
     }
 
     nb::bytes read(long max) {
@@ -175,7 +197,7 @@ void bind_native_engine(nb::module_& m) {
                                               min_bytes);
             },
             "bridge"_a, "future"_a, "want"_a, "min_bytes"_a = 1,
-            "True if `want` (0 headers, 1 data, 2 done) holds now; else settle `future` when it "
+            "True if `want` (0 headers, 1 data, 2 done, 3 whole read filled) holds now; else settle `future` when it "
             "does. Data means `min_bytes` buffered, or the transfer paused or over.")
         .def("wait",
             [](TransferHandle& h, int want, std::size_t min_bytes) {
@@ -198,6 +220,13 @@ void bind_native_engine(nb::module_& m) {
             "The response headers, repeated names joined with ', ' as urllib3 does.")
         .def("read", &TransferHandle::read, "max"_a = -1,
             "Up to `max` buffered body bytes (all if negative); b'' if none are buffered yet.")
+        .def("start_whole_read", &TransferHandle::start_whole_read,
+            "For a read of the whole rest of a body of known length: True if the I/O thread "
+            "now writes it straight into one bytes object (wait for want 3, then "
+            "end_whole_read); False to read it with read() as usual.")
+        .def("end_whole_read", &TransferHandle::end_whole_read,
+            "The rest of the body as one bytes object once it all came; None if it fell short "
+            "(what came is then buffered for read()) or no whole read was started.")
         .def_prop_ro("finished", [](TransferHandle& h) { return h.transfer->finished(); })
         .def_prop_ro("at_eof", [](TransferHandle& h) { return h.transfer->at_eof(); })
         .def_prop_ro("buffered", [](TransferHandle& h) { return h.transfer->buffered(); },

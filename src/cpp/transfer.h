@@ -87,7 +87,8 @@ struct Request {
 // What a waiter waits for; each is also satisfied once the transfer is over.
 // Headers and Done are also satisfied while a fed request body needs its
 // next chunk (see upload_need), so that one wait serves both.
-enum class Want { Headers = 0, Data = 1, Done = 2 };
+// Whole: the body has filled the whole read's bytes object (see start_whole_read).
+enum class Want { Headers = 0, Data = 1, Done = 2, Whole = 3 };
 
 // What the Python side must do for a fed body before feeding its next chunk.
 struct UploadNeed {
@@ -118,6 +119,17 @@ public:
     // `body_consumed` is set once, by the read that takes the last byte of a
     // finished body that kept its slot for its reader: the engine frees it.
     nb::bytes read(long max, bool& resume, bool& body_consumed);
+    // A whole read of a body of known length: returns a bytes object of the
+    // rest of the body, with what is buffered copied in, into which the I/O
+    // thread writes the remainder as it arrives (held once, never joined).
+    // None if there is nothing to gain (length unknown, body already here).
+    // The caller keeps the object alive until end_whole_read; `resume` is set
+    // when the transfer must be resumed.
+    nb::object start_whole_read(bool& resume);
+    // Detaches that object: true if the body filled it; otherwise what did
+    // arrive goes back to the buffer, for read() to take as usual.
+    // `body_consumed` as for read().
+    bool end_whole_read(bool& body_consumed);
     bool finished();
     bool at_eof();  // finished and every byte read
     std::size_t buffered();  // body bytes received and not yet read
@@ -160,6 +172,7 @@ private:
     static size_t on_header(char* data, size_t size, size_t count, void* self);
     size_t take_header_line(const char* data, std::size_t n);
     static size_t on_body(char* data, size_t size, size_t count, void* self);
+    bool keep_body(const char* data, std::size_t n);  // buffers body bytes; mutex held
     static size_t on_upload(char* data, size_t size, size_t count, void* self);
     static int on_seek(void* self, curl_off_t offset, int origin);
     static int on_connected(void* self, char*, char*, int, int);
@@ -202,6 +215,16 @@ private:
     std::string body_;
     std::size_t body_read_ = 0;
     long long body_received_ = 0;  // every body byte so far, read or not
+    long long body_taken_ = 0;     // every body byte handed to the reader
+    long long content_length_ = -1;  // of the response body, from its headers
+    // A whole read's bytes object, written by the I/O thread (see
+    // start_whole_read): where the next body byte goes, and how many fit.
+    char* whole_next_ = nullptr;
+    std::size_t whole_left_ = 0;
+    std::size_t whole_size_ = 0;
+    // The reader has read or waited for body bytes: until then a streaming
+    // body stops at one network chunk and the rest waits in the socket.
+    bool reader_arrived_ = false;
     bool paused_ = false;
     bool resume_requested_ = false;
     // When the reader last read, or the body began to wait for it.
