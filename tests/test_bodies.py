@@ -193,6 +193,29 @@ async def test_truncated_body_raises_like_boto3(make_aio_for: Callable[[str], An
         assert str(aio_error.value) == str(sync_error.value)
 
 
+async def test_chunked_body_longer_than_its_content_length_like_boto3(
+    make_aio_for: Callable[[str], Any],
+) -> None:
+    # Chunked encoding decides where the body ends, whatever Content-Length
+    # says; botocore's own length check then sees the difference.
+    data = random_bytes(300_000, seed=10)
+
+    def answer(reply: Reply) -> None:
+        reply.start(200, {"Content-Length": "100000"}, chunked=True)
+        for start in range(0, len(data), 50_000):
+            reply.write(data[start : start + 50_000])
+        reply.end()
+
+    with ScriptedServer(answer) as server:
+        s3, aio = make_aio_for(server.url)
+        with pytest.raises(Exception) as sync_error:
+            s3.get_object(Bucket="b", Key="k")["Body"].read()
+        body = (await aio.get_object(Bucket="b", Key="k"))["Body"]
+        with pytest.raises(type(sync_error.value)) as aio_error:
+            await body.read()
+        assert str(aio_error.value) == str(sync_error.value)
+
+
 class Stalled:
     """A body sent in two halves, the second only once ``go`` is set."""
 

@@ -59,7 +59,7 @@ struct TransferHandle {
     TransferHandle(std::shared_ptr<Transfer> t, std::shared_ptr<CurlEngine> e)
         : transfer(std::move(t)), engine(std::move(e)) {}
     TransferHandle(TransferHandle&&) = default;
-    TransferHandle& operator=(TransferHandle&&) = default;
+    TransferHandle& operator=(TransferHandle&&) = delete;  // would drop `whole` uncancelled
     TransferHandle(const TransferHandle&) = delete;
     TransferHandle& operator=(const TransferHandle&) = delete;
     ~TransferHandle() { cancel(); }
@@ -75,6 +75,7 @@ struct TransferHandle {
     }
 
     bool start_whole_read() {
+        if (whole.is_valid()) return false;  // one at a time: the I/O thread may be writing into it
         bool resume = false;
         nb::object started = transfer->start_whole_read(resume);
         if (resume) engine->resume(transfer);

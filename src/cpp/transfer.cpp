@@ -176,7 +176,7 @@ nb::object Transfer::start_whole_read(bool& resume) {
     nb::object whole = nb::steal(raw);
     std::lock_guard<std::mutex> lock(mutex_);
     const std::size_t unread = body_.size() - body_read_;
-    if (done_ || cancelled_ || unread >= size) return nb::none();
+    if (done_ || cancelled_ || whole_next_ != nullptr || unread >= size) return nb::none();
     char* data = PyBytes_AS_STRING(raw);
     std::memcpy(data, body_.data() + body_read_, unread);
     unread_stream_bytes.fetch_sub(unread, std::memory_order_relaxed);
@@ -191,28 +191,38 @@ nb::object Transfer::start_whole_read(bool& resume) {
 }
 
 bool Transfer::end_whole_read(bool& body_consumed) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    bool filled = false;
+    std::unique_lock<std::mutex> lock(mutex_);
+    bool whole = false;
     if (whole_next_ != nullptr) {
-        const std::size_t size_filled = whole_size_ - whole_left_;
-        const char* begin = whole_next_ - size_filled;
-        whole_next_ = nullptr;
-        filled = whole_left_ == 0;
-        if (filled) {
+        const std::size_t filled = whole_size_ - whole_left_;
+        const char* begin = whole_next_ - filled;
+        whole_next_ = nullptr;  // the I/O thread writes into it no more
+        whole = whole_left_ == 0;
+        if (whole) {
             body_taken_ += static_cast<long long>(whole_size_);
         } else {
-            // Cut short (a failure, a cancelled wait): what came goes back to
-            // the buffer, ahead of anything after it, to be read as any other bytes.
-            std::string buffered(begin, size_filled);
-            buffered.append(body_, body_read_, std::string::npos);
-            body_.swap(buffered);
+            // Cut short (a failure, a close): what came goes back to the
+            // buffer, ahead of anything after it, to be read as any other
+            // bytes. Copied without the lock, so the I/O thread never waits on it.
+            lock.unlock();
+            std::string came;
+            try {
+                came.assign(begin, filled);
+            } catch (...) {
+                lock.lock();
+                body_taken_ += static_cast<long long>(filled);  // lost: a later read comes up short
+                throw;
+            }
+            lock.lock();
+            came.append(body_, body_read_, std::string::npos);
+            body_.swap(came);
             body_read_ = 0;
-            unread_stream_bytes.fetch_add(size_filled, std::memory_order_relaxed);
+            unread_stream_bytes.fetch_add(filled, std::memory_order_relaxed);
         }
     }
     body_consumed = held_for_reader_ && body_.size() == body_read_;
     if (body_consumed) held_for_reader_ = false;
-    return filled;
+    return whole;
 }
 
 bool Transfer::finished() {
@@ -287,7 +297,7 @@ bool Transfer::cancelled() {
 
 Clock::time_point Transfer::reader_deadline(Clock::duration grace) {
     std::lock_guard<std::mutex> lock(mutex_);
-    const bool waiting = paused_ || (done_ && body_read_ < body_.size());
+    const bool waiting = paused_ || (done_ && (body_read_ < body_.size() || whole_next_ != nullptr));
     return waiting && !cancelled_ ? reader_touched_ + grace : Clock::time_point::max();
 }
 
@@ -526,8 +536,14 @@ size_t Transfer::take_header_line(const char* data, std::size_t n) {
                                                    : static_cast<curl_off_t>(8 << 20);
             body_.reserve(static_cast<std::size_t>(std::min(length, cap)));
         }
+        // A chunked body's length is its chunks', whatever a Content-Length says.
+        bool chunked = false;
+        for (const auto& header : incoming_headers_) {
+            chunked |= same_name(header.first, "transfer-encoding") &&
+                       header.second.find("chunked") != std::string::npos;
+        }
         std::unique_lock<std::mutex> lock(mutex_);
-        content_length_ = has_body ? static_cast<long long>(length) : 0;
+        content_length_ = !has_body ? 0 : chunked ? -1 : static_cast<long long>(length);
         status_ = code;
         headers_.swap(incoming_headers_);
         headers_done_ = true;
