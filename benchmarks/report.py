@@ -257,6 +257,21 @@ def targets(entries: list[Entry]) -> list[dict[str, Any]]:
         1.4,
         at_most=False,
     )
+    add(
+        f"aboto3 native, S3 GET 1 MiB c=64: peak RSS ≤ 1.0{X} aiobotocore",
+        find(
+            entries,
+            contender="aboto3-native",
+            workload="s3get",
+            latency_ms=0,
+            concurrency=64,
+            pool=10,
+        ),
+        "vs_aiobotocore",
+        "peak_rss_mib",
+        1.0,
+        at_most=True,
+    )
     out.append(_signing_share(floors))
     return out
 
