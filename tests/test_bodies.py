@@ -176,13 +176,10 @@ async def test_bad_checksum_raises_like_boto3(make_aio_for: Callable[[str], Any]
         assert "checksum" in str(aio_error.value)
 
 
-async def test_truncated_body_raises_like_boto3(make_aio_for: Callable[[str], Any]) -> None:
-    data = random_bytes(100_000, seed=8)
-
-    def answer(reply: Reply) -> None:
-        reply.start(200, {"Content-Length": str(len(data))})
-        reply.write(data[:60_000])  # then hang up
-
+async def whole_read_fails_like_boto3(
+    make_aio_for: Callable[[str], Any], answer: Callable[[Reply], None]
+) -> None:
+    """read() of the body ``answer`` sends fails with boto3's error and message."""
     with ScriptedServer(answer) as server:
         s3, aio = make_aio_for(server.url)
         with pytest.raises(Exception) as sync_error:
@@ -191,6 +188,16 @@ async def test_truncated_body_raises_like_boto3(make_aio_for: Callable[[str], An
         with pytest.raises(type(sync_error.value)) as aio_error:
             await body.read()
         assert str(aio_error.value) == str(sync_error.value)
+
+
+async def test_truncated_body_raises_like_boto3(make_aio_for: Callable[[str], Any]) -> None:
+    data = random_bytes(100_000, seed=8)
+
+    def answer(reply: Reply) -> None:
+        reply.start(200, {"Content-Length": str(len(data))})
+        reply.write(data[:60_000])  # then hang up
+
+    await whole_read_fails_like_boto3(make_aio_for, answer)
 
 
 async def test_chunked_body_longer_than_its_content_length_like_boto3(
@@ -206,14 +213,7 @@ async def test_chunked_body_longer_than_its_content_length_like_boto3(
             reply.write(data[start : start + 50_000])
         reply.end()
 
-    with ScriptedServer(answer) as server:
-        s3, aio = make_aio_for(server.url)
-        with pytest.raises(Exception) as sync_error:
-            s3.get_object(Bucket="b", Key="k")["Body"].read()
-        body = (await aio.get_object(Bucket="b", Key="k"))["Body"]
-        with pytest.raises(type(sync_error.value)) as aio_error:
-            await body.read()
-        assert str(aio_error.value) == str(sync_error.value)
+    await whole_read_fails_like_boto3(make_aio_for, answer)
 
 
 class Stalled:
