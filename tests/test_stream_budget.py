@@ -56,6 +56,11 @@ async def settled_buffered() -> int:
     raise AssertionError("the buffered byte count never settled")
 
 
+def stub_object(size: int) -> bytes:
+    """The stub's object of ``size`` bytes: byte i is i & 0xff."""
+    return (bytes(range(256)) * (size // 256 + 1))[:size]
+
+
 async def test_unread_bodies_stay_within_the_budget_and_never_stall_other_calls(
     stub: StubServer, budget: int
 ) -> None:
@@ -123,23 +128,28 @@ async def test_bodies_coming_in_stay_within_the_pool(stub: StubServer) -> None:
     assert 0 < peak <= pool * (MiB + 256 * 1024), f"{peak / MiB:.1f} MiB buffered"
 
 
-async def test_partly_read_bodies_held_never_stall_the_next_calls(stub: StubServer) -> None:
-    # Bodies read in part and then held beyond the pool's size: their slots go
-    # to the next calls once their readers have stayed away a while, as urllib3
-    # would open another connection (the wait_for is a hang guard).
+@pytest.mark.parametrize("first_read", [1024, 0], ids=["read-in-part", "never-read"])
+async def test_bodies_held_beyond_the_pool_never_stall_the_next_calls(
+    stub: StubServer, first_read: int
+) -> None:
+    # Bodies read in part (or not at all) and then held beyond the pool's size:
+    # their slots go to the next calls once their readers have stayed away a
+    # while, as urllib3 would open another connection (the wait_for is a hang
+    # guard).
     s3 = s3_client(stub.endpoint_url, max_pool_connections=2)
     async with aboto3.AIOClient(s3, engine="native") as aio:
         held = []
         for i in range(4):
             response = await asyncio.wait_for(
-                aio.get_object(Bucket="b", Key=f"part{i}-{8 * MiB}"), 30
+                aio.get_object(Bucket="b", Key=f"part{first_read}-{i}-{8 * MiB}"), 30
             )
-            assert len(await response["Body"].read(1024)) == 1024
+            if first_read:
+                assert len(await response["Body"].read(first_read)) == first_read
             held.append(response["Body"])
         rest = await asyncio.wait_for(aio.get_object(Bucket="b", Key="small"), 30)
         assert len(await rest["Body"].read()) == 1024
         # The held bodies are intact.
-        assert len(await held[0].read()) == 8 * MiB - 1024
+        assert await held[0].read() == stub_object(8 * MiB)[first_read:]
         for body in held:
             body.close()
 
@@ -156,11 +166,6 @@ async def test_closing_an_unread_body_frees_its_slot(stub: StubServer) -> None:
             else:
                 response["Body"].close()
     assert await settled_buffered() == 0
-
-
-def stub_object(size: int) -> bytes:
-    """The stub's object of ``size`` bytes: byte i is i & 0xff."""
-    return (bytes(range(256)) * (size // 256 + 1))[:size]
 
 
 async def test_a_body_nobody_reads_yet_waits_in_the_socket(stub: StubServer) -> None:
