@@ -200,18 +200,21 @@ async def test_truncated_body_raises_like_boto3(make_aio_for: Callable[[str], An
     await whole_read_fails_like_boto3(make_aio_for, answer)
 
 
+@pytest.mark.parametrize("spelling", ["chunked", "Chunked"])
 async def test_chunked_body_longer_than_its_content_length_like_boto3(
-    make_aio_for: Callable[[str], Any],
+    make_aio_for: Callable[[str], Any], spelling: str
 ) -> None:
     # Chunked encoding decides where the body ends, whatever Content-Length
-    # says; botocore's own length check then sees the difference.
+    # says (and however "chunked" is spelt); botocore's own length check then
+    # sees the difference.
     data = random_bytes(300_000, seed=10)
 
     def answer(reply: Reply) -> None:
-        reply.start(200, {"Content-Length": "100000"}, chunked=True)
+        reply.start(200, {"Content-Length": "100000", "Transfer-Encoding": spelling})
         for start in range(0, len(data), 50_000):
-            reply.write(data[start : start + 50_000])
-        reply.end()
+            piece = data[start : start + 50_000]
+            reply.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        reply.write(b"0\r\n\r\n")
 
     await whole_read_fails_like_boto3(make_aio_for, answer)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -204,3 +205,48 @@ async def test_a_whole_read_holds_the_body_once(stub: StubServer) -> None:
         assert data[size // 2 + 7] == (size // 2 + 7) & 0xFF
         del data
     assert grown <= size + 32 * MiB, f"a {size >> 20} MiB read grew peak RSS by {grown >> 20} MiB"
+
+
+def raw_get(session: Any, url: str) -> Any:
+    """A streaming GET straight through the engine's binding, its headers in."""
+    transfer = session.send("GET", url, [], None, True)
+    transfer.wait(0)
+    assert transfer.status == 200
+    return transfer
+
+
+def test_one_whole_read_at_a_time(stub: StubServer) -> None:
+    # The I/O thread may be writing into the first read's bytes object: a
+    # second one is refused rather than let the first be dropped.
+    session = _core.HttpSession(1, 10.0, 10.0)
+    transfer = raw_get(session, f"{stub.endpoint_url}/b/one-{4 * MiB}")
+    assert transfer.start_whole_read()
+    assert not transfer.start_whole_read()
+    transfer.wait(3)
+    assert transfer.end_whole_read() == stub_object(4 * MiB)
+    transfer.wait(2)
+    assert transfer.at_eof and transfer.read() == b""
+
+
+def test_a_filled_whole_read_nobody_claims_gives_its_slot_back(stub: StubServer) -> None:
+    # A pool of one: a whole read filled and never ended keeps its slot only
+    # for the reader's grace, then the next call gets it (the 30 s are a hang
+    # guard, not a timing).
+    session = _core.HttpSession(1, 10.0, 10.0)
+    first = raw_get(session, f"{stub.endpoint_url}/b/first-{2 * MiB}")
+    assert first.start_whole_read()
+    first.wait(3)
+    second = session.send("GET", f"{stub.endpoint_url}/b/second", [], None, True)
+    answered = threading.Event()
+
+    def wait_for_second() -> None:
+        second.wait(2)
+        answered.set()
+
+    waiter = threading.Thread(target=wait_for_second, daemon=True)
+    waiter.start()
+    got_slot = answered.wait(30)
+    second.cancel()  # wakes the waiter if it is still waiting
+    waiter.join(5)
+    assert got_slot, "the next call never got the slot"
+    assert first.end_whole_read() == stub_object(2 * MiB)

@@ -144,11 +144,13 @@ def _read_whole(transfer: _core.Transfer) -> bytes | None:
     into the bytes object returned: held once, never joined from windows.
     None where that does not apply or the body fell short (what came is then
     buffered, and the caller's reads report it as urllib3 would)."""
+    started = False
     try:
-        if transfer.start_whole_read():
+        started = transfer.start_whole_read()
+        if started:
             _wait(transfer, _WHOLE)
     finally:  # a whole read started is ended, whatever interrupts it
-        whole = transfer.end_whole_read()
+        whole = transfer.end_whole_read() if started else None
     return whole
 
 

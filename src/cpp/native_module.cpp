@@ -78,9 +78,9 @@ struct TransferHandle {
         if (whole.is_valid()) return false;  // one at a time: the I/O thread may be writing into it
         bool resume = false;
         nb::object started = transfer->start_whole_read(resume);
-        if (resume) engine->resume(transfer);
         if (started.is_none()) return false;
-        whole = std::move(started);
+        whole = std::move(started);  // owned before anything else can throw
+        if (resume) engine->resume(transfer);
         return true;
     }
 
@@ -286,7 +286,8 @@ void bind_native_engine(nb::module_& m) {
           "Set the budget of unread streaming-body bytes across all transfers (above it "
           "each transfer pauses once it holds 128 KiB); returns the previous budget.");
     m.def("stream_buffered", &unread_stream_buffered,
-          "Unread streaming-body bytes held by all transfers now.");
+          "Unread streaming-body bytes held by all transfers now (a whole read's bytes "
+          "object is its reader's, as any read's result is, and not counted).");
     m.def("shutdown_curl_engine", &CurlEngine::shutdown_instance,
           "Stop the libcurl I/O thread; run at interpreter exit.");
     m.def("curl_in_flight", [] { return CurlEngine::instance()->in_flight(); },

@@ -222,6 +222,7 @@ bool Transfer::end_whole_read(bool& body_consumed) {
     }
     body_consumed = held_for_reader_ && body_.size() == body_read_;
     if (body_consumed) held_for_reader_ = false;
+    changed_.notify_all();  // a blocking waiter for the whole read stops waiting
     return whole;
 }
 
@@ -531,7 +532,9 @@ size_t Transfer::take_header_line(const char* data, std::size_t n) {
             length > 0) {
             // Sized from the header (no regrowth), but never trusted beyond
             // what is sensible up front; a stream holds at most its window.
-            // A stream buffers two chunks until its reader comes (see on_body).
+            // Before its reader comes a stream holds under kChunk plus one
+            // 16 KiB network chunk (see on_body); a reserve of exactly that
+            // measured a higher peak than this one.
             const curl_off_t cap = request_.stream ? static_cast<curl_off_t>(2 * kChunk)
                                                    : static_cast<curl_off_t>(8 << 20);
             body_.reserve(static_cast<std::size_t>(std::min(length, cap)));
@@ -539,8 +542,10 @@ size_t Transfer::take_header_line(const char* data, std::size_t n) {
         // A chunked body's length is its chunks', whatever a Content-Length says.
         bool chunked = false;
         for (const auto& header : incoming_headers_) {
-            chunked |= same_name(header.first, "transfer-encoding") &&
-                       header.second.find("chunked") != std::string::npos;
+            if (!same_name(header.first, "transfer-encoding")) continue;
+            std::string value = header.second;
+            for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            chunked |= value.find("chunked") != std::string::npos;
         }
         std::unique_lock<std::mutex> lock(mutex_);
         content_length_ = !has_body ? 0 : chunked ? -1 : static_cast<long long>(length);
@@ -589,7 +594,7 @@ size_t Transfer::on_body(char* data, size_t size, size_t count, void* self) {
         return kept ? n : 0;
     }
     const std::size_t unread = t->body_.size() - t->body_read_;
-    // Until its reader comes, a stream stops at one network chunk, as aiohttp
+    // Until its reader comes, a stream stops at kChunk (128 KiB), as aiohttp
     // and urllib3 leave the rest of a body in the socket until it is read:
     // calls whose readers the loop has not run yet do not hold whole bodies.
     if (t->request_.stream &&

@@ -165,7 +165,7 @@ public:
     // CurlEngine::kReaderGrace); max if it is not waiting for its reader.
     Clock::time_point reader_deadline(Clock::duration grace);
     // Called as the transfer finishes: whether it has more body bytes left for
-    // its reader than one network chunk, and so keeps its slot for a while.
+    // its reader than kChunk (128 KiB), or a filled whole read, and so keeps its slot a while.
     bool awaits_reader(Clock::time_point now);
 
 private:
@@ -222,8 +222,8 @@ private:
     char* whole_next_ = nullptr;
     std::size_t whole_left_ = 0;
     std::size_t whole_size_ = 0;
-    // The reader has read or waited for body bytes: until then a streaming
-    // body stops at one network chunk and the rest waits in the socket.
+    // The reader has read, or begun a whole read: until then a streaming
+    // body stops at kChunk (128 KiB) and the rest waits in the socket.
     bool reader_arrived_ = false;
     bool paused_ = false;
     bool resume_requested_ = false;
