@@ -270,6 +270,30 @@ class CannedHTTPSession:
         self._real.close()
 
 
+def use_null_signer(client: Any) -> None:
+    """Give ``client`` a signer that appends the two headers SigV4 adds and
+    computes nothing, chosen the way aboto3 chooses its C++ signer: what any
+    signer costs the floor through botocore's extension point."""
+    import botocore.auth
+
+    class NullSigV4Auth(botocore.auth.SigV4Auth):  # type: ignore[misc]
+        def add_auth(self, request: Any) -> None:
+            fields = request.headers._headers
+            fields.append(("X-Amz-Date", "20250101T000000Z"))
+            fields.append(("Authorization", "AWS4-HMAC-SHA256 Credential=" + "x" * 160))
+
+    botocore.auth.AUTH_TYPE_MAPS["null-v4"] = NullSigV4Auth
+    signer = client._request_signer
+    get_auth_instance = signer.get_auth_instance
+
+    def choose(*args: Any, **kwargs: Any) -> Any:  # as aboto3._signing's
+        if kwargs.get("signature_version") == "v4":
+            kwargs["signature_version"] = "null-v4"
+        return get_auth_instance(*args, **kwargs)
+
+    signer.get_auth_instance = choose
+
+
 class BotocoreFloor(Contender):
     key = "floor"
     label = "botocore floor"

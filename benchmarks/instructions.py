@@ -7,7 +7,9 @@ the difference divided by the extra calls: start-up and imports cancel out.
 
 Variants: ``floor`` (botocore with the HTTP answered in-process, as the benchmark's
 floor), ``floor-unsigned`` (the same with ``signature_version=UNSIGNED``),
-``floor-cpp-signer`` (the floor with aboto3's C++ signer), ``boto3`` (plain sync
+``floor-cpp-signer`` (the floor with aboto3's C++ signer), ``floor-null-signer``
+(the floor with a signer that only appends the two headers, plugged in the same
+way: the least any signer can cost there), ``boto3`` (plain sync
 boto3 over HTTP), ``native`` and ``threads`` (``AIOClient`` engines, one call at a
 time).
 """
@@ -25,14 +27,22 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-VARIANTS = ("floor", "floor-unsigned", "floor-cpp-signer", "boto3", "native", "threads")
+VARIANTS = (
+    "floor",
+    "floor-unsigned",
+    "floor-cpp-signer",
+    "floor-null-signer",
+    "boto3",
+    "native",
+    "threads",
+)
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_calls(variant: str, calls: int, endpoint_url: str) -> None:
     """The measured program: ``calls`` GetParameter calls, after one warm-up call."""
 
-    from benchmarks.contenders import CannedHTTPSession, boto3_client, sync_call
+    from benchmarks.contenders import CannedHTTPSession, boto3_client, sync_call, use_null_signer
 
     # The unsigned floor is the same client with signing off (the benchmark's
     # floor-unsigned contender): only the signer differs between the floors.
@@ -43,6 +53,8 @@ def run_calls(variant: str, calls: int, endpoint_url: str) -> None:
             from aboto3._signing import use_fast_signing
 
             assert use_fast_signing(client, True)
+        elif variant == "floor-null-signer":
+            use_null_signer(client)
     if variant.startswith("floor") or variant == "boto3":
         call = sync_call(client, "ssm")
         for _ in range(calls + 1):

@@ -2,12 +2,14 @@
 
     python -m benchmarks.signing [--rounds 10] [--calls 1500]
 
-Three floors (SSM ``GetParameter`` with the HTTP answered in-process, as the
-benchmark's floor contenders): botocore's signer, aboto3's C++ signer, and the
-same client unsigned. They take turns, ``calls`` calls each per round, and each
-keeps its best round of CPU time per call (``time.thread_time``: what other
-processes do costs this thread little). The share is what signing adds to the
-unsigned floor with the C++ signer, over what it adds with botocore's.
+Four floors (SSM ``GetParameter`` with the HTTP answered in-process, as the
+benchmark's floor contenders): botocore's signer, aboto3's C++ signer, a signer
+that computes nothing and only appends the two headers (chosen the same way as
+the C++ one: the least any signer costs there), and the same client unsigned.
+They take turns, ``calls`` calls each per round, and each keeps its best round
+of CPU time per call (``time.thread_time``: what other processes do costs this
+thread little). A share is what signing adds to the unsigned floor with that
+signer, over what it adds with botocore's.
 ``benchmarks.instructions`` counts the same floors in instructions, but under
 valgrind, which hides the SHA extensions.
 """
@@ -19,10 +21,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .contenders import CannedHTTPSession, boto3_client, sync_call
+from .contenders import CannedHTTPSession, boto3_client, sync_call, use_null_signer
 from .stub import StubServer
 
-FLOORS = ("botocore signer", "C++ signer", "unsigned")
+FLOORS = ("botocore signer", "C++ signer", "null signer", "unsigned")
 
 
 def _floor(name: str, endpoint_url: str) -> Any:
@@ -32,6 +34,8 @@ def _floor(name: str, endpoint_url: str) -> Any:
     client._endpoint.http_session = CannedHTTPSession(client._endpoint.http_session)
     if name == "C++ signer" and not use_fast_signing(client, True):
         raise RuntimeError("the C++ signer is not available in this install")
+    if name == "null signer":
+        use_null_signer(client)
     call = sync_call(client, "ssm")
     call()  # records the stub's answer
     return call
@@ -60,8 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in FLOORS:
         print(f"floor, {name:16s} {best[name]:7.1f} us CPU per call")
     unsigned = best["unsigned"]
-    share = (best["C++ signer"] - unsigned) / (best["botocore signer"] - unsigned)
-    print(f"signing share of the C++ signer: {share:.2f}x botocore's")
+    botocore_share = best["botocore signer"] - unsigned
+    for name in ("C++ signer", "null signer"):
+        share = (best[name] - unsigned) / botocore_share
+        print(f"signing share of the {name}: {share:.2f}x botocore's")
     return 0
 
 

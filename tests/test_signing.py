@@ -202,6 +202,9 @@ def test_signing_key_derivation_matches_the_published_example() -> None:
     other = signer.authorization(*request, "AKIDEXAMPLE", "other", *scope)
     assert first == again
     assert first is not None and other is not None and first[-64:] != other[-64:]
+    for n in range(40):  # more keys than the cache keeps
+        signer.authorization(*request, "AKIDEXAMPLE", f"secret {n}", *scope)
+    assert signer.authorization(*request, *SUITE_KEY, *scope) == first
 
 
 @pytest.mark.parametrize(
@@ -231,6 +234,55 @@ def test_non_str_headers_are_left_to_botocore() -> None:
         )
         is None
     )
+
+
+def _sign_fields(fields: list[Any], payload: Any = EMPTY, replaces_hash: bool = False) -> Any:
+    return SigV4Signer([]).sign_fields(
+        fields, "GET", "https://h/", None, replaces_hash, payload, "the request", "tok",
+        *SUITE_KEY, SUITE_DATE, "r", "s", True,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        ("Date", "Mon, 01 Jan 2024 00:00:00 GMT"),  # botocore rewrites it
+        ("X-Amz-Security-To\u212aen", "old"),  # lowers to x-amz-security-token
+        ("X-Three", "a", "b"),
+        ["X-List", "a"],
+        (b"X-Bytes", "a"),
+    ],
+)
+def test_header_lists_it_does_not_edit_are_left_unchanged(odd: Any) -> None:
+    fields = [("X-Amz-Date", "stale"), odd]
+    assert _sign_fields(list(fields)) is NotImplemented
+    unchanged = list(fields)
+    _sign_fields(unchanged)
+    assert unchanged == fields
+
+
+def test_header_edits_call_for_the_payload_hash_only_when_needed() -> None:
+    asked: list[Any] = []
+
+    def payload(request: Any) -> str:
+        asked.append(request)
+        return EMPTY
+
+    preset = [("x-amz-content-sha256", "a" * 64), ("X-Amz-Content-SHA256", "b" * 64)]
+    fields = list(preset)
+    signed = _sign_fields(fields, payload)
+    assert asked == [] and fields[:2] == preset and fields[-1] == ("Authorization", signed)
+    first_preset = SigV4Signer([]).authorization(
+        "GET", "https://h/", None, fields[:-1], "a" * 64, *SUITE_KEY, SUITE_DATE, "r", "s", True
+    )
+    assert signed == first_preset
+    fields = list(preset)
+    _sign_fields(fields, payload, replaces_hash=True)
+    assert asked == ["the request"]
+    assert [name for name, _ in fields] == [
+        "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-SHA256", "Authorization"
+    ]  # fmt: skip
+    assert _sign_fields([("X", b"bytes")]) is None  # edited, then left to botocore
 
 
 # ---- the same requests, signed by botocore and by aboto3 -------------------------
@@ -291,6 +343,8 @@ def _add_odd_headers(rng: random.Random) -> Callable[..., None]:
             [("authorization", "stale"), ("X-AMZ-DATE", "x"), ("X-Amz-Security-Token", "old")],
             [("date", "Mon, 01 Jan 2024 00:00:00 GMT")],
             [("X-Amz-Content-Sha256", "a" * 64), ("x-amz-content-sha256", "b" * 64)],
+            # Lowers to x-amz-security-token in Python (the Kelvin sign).
+            [("X-Amz-Security-To\u212aen", "old")],
         ]
     )
 
@@ -413,6 +467,11 @@ def test_every_generated_request_takes_the_cpp_path(monkeypatch: pytest.MonkeyPa
     results: list[bool] = []
 
     class Spy:
+        def sign_fields(self, *args: Any) -> Any:
+            result = signer.sign_fields(*args)
+            results.append(isinstance(result, str))
+            return result
+
         def authorization(self, *args: Any) -> Any:
             result = signer.authorization(*args)
             results.append(result is not None)
@@ -561,8 +620,15 @@ def test_a_disagreeing_signer_is_not_used_and_says_why(
     monkeypatch.setattr(_signing, "_warned", False)
 
     class Wrong:
+        def sign_fields(self, fields: list[Any], *args: Any) -> str:
+            result = signer.sign_fields(fields, *args)
+            fields[-1] = ("Authorization", "AWS4-HMAC-SHA256 wrong")
+            return str(result)
+
         def authorization(self, *args: Any) -> str:
             return "AWS4-HMAC-SHA256 wrong"
+
+    signer = _signing._core_signer()
 
     monkeypatch.setattr(_signing, "_signer", Wrong())
     client = boto3.client("ssm", region_name="us-east-1")

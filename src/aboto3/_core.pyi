@@ -130,3 +130,20 @@ class SigV4Signer:
         service: str,
         normalize_path: bool,
     ) -> str | None: ...
+    def sign_fields(
+        self,
+        fields: list[tuple[str, Any]],
+        method: str,
+        url: str,
+        canonical_query: str | None,
+        replaces_hash: bool,
+        payload: str | Callable[[Any], str],
+        request: Any,
+        token: str | None,
+        access_key: str,
+        secret_key: str,
+        timestamp: str,
+        region: str,
+        service: str,
+        normalize_path: bool,
+    ) -> Any: ...

@@ -71,11 +71,6 @@ ENV_SWITCH = "ABOTO3_FAST_SIGNING"
 
 _signer: Any = None  # one C++ signer (and key cache) per process
 
-# The headers botocore's _modify_request_before_signing replaces (lower case).
-_REPLACED_HEADERS = frozenset(
-    {"authorization", "date", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"}
-)
-
 
 def _core_signer() -> Any:
     global _signer
@@ -120,6 +115,7 @@ class _CoreSigning:
     _modify_request_before_signing: Callable[[Any], None]
     _canonical_query_string_params: Callable[[Any], str]
     _should_sha256_sign_payload: Callable[[Any], bool]
+    _is_streaming_checksum_payload: Callable[[Any], bool]
 
     def add_auth(self, request: Any) -> None:
         if self.credentials is None:
@@ -130,21 +126,46 @@ class _CoreSigning:
         """Sign as botocore's add_auth would at ``timestamp`` (YYYYMMDDTHHMMSSZ)."""
         request.context["timestamp"] = timestamp
         headers = request.headers
-        fields = headers._headers if type(headers) is HTTPHeaders else None
-        payload_hash = None
-        if fields is not None:
-            payload_hash = self._replace_signing_headers(request, fields, timestamp)
-        edited = payload_hash is not None
-        if not edited:
-            self._modify_request_before_signing(request)  # botocore's own header edits
-            # email.message's own list: items() would copy it through its policy.
-            fields = getattr(headers, "_headers", None) or list(headers.items())
-            payload_hash = headers.get("X-Amz-Content-SHA256")
-            if payload_hash is None:
-                payload_hash = self.payload(request)
         params = request.params
         canonical_query = self._canonical_query_string_params(params) if params else None
         credentials = self.credentials
+        if type(headers) is HTTPHeaders:
+            # botocore's _modify_request_before_signing and the signature in
+            # one C++ pass over the list behind HTTPHeaders.
+            if self.REPLACES_PAYLOAD_HASH:  # S3: hashed with the headers as edited
+                replaces_hash, payload = True, self.payload
+            elif not request.context.get("payload_signing_enabled", True):
+                replaces_hash, payload = True, UNSIGNED_PAYLOAD
+            else:
+                replaces_hash, payload = False, self.payload
+            authorization = _core_signer().sign_fields(
+                headers._headers,
+                request.method,
+                request.url,
+                canonical_query,
+                replaces_hash,
+                payload,
+                request,
+                credentials.token,
+                credentials.access_key,
+                credentials.secret_key,
+                timestamp,
+                self._region_name,
+                self._service_name,
+                self.NORMALIZE_PATH,
+            )
+            if authorization is None:
+                super().add_auth(request)  # type: ignore[misc]  # a shape the C++ signer leaves to botocore
+            if authorization is not NotImplemented:
+                return
+        # A Date header (which botocore rewrites), or headers that are not
+        # botocore's HTTPHeaders: botocore's own edits, then the C++ signature.
+        self._modify_request_before_signing(request)
+        # email.message's own list: items() would copy it through its policy.
+        fields = getattr(headers, "_headers", None) or list(headers.items())
+        payload_hash = headers.get("X-Amz-Content-SHA256")
+        if payload_hash is None:
+            payload_hash = self.payload(request)
         authorization = _core_signer().authorization(
             request.method,
             request.url,
@@ -159,73 +180,25 @@ class _CoreSigning:
             self.NORMALIZE_PATH,
         )
         if authorization is None:
-            super().add_auth(request)  # type: ignore[misc]  # a shape the C++ signer leaves to botocore
-        elif edited:
-            fields.append(("Authorization", authorization))  # type: ignore[union-attr]
+            super().add_auth(request)  # type: ignore[misc]
         else:
             headers["Authorization"] = authorization
-
-    def _replace_signing_headers(
-        self, request: Any, fields: list[tuple[str, Any]], timestamp: str
-    ) -> str | None:
-        """botocore's ``_modify_request_before_signing``, in one pass over the
-        header list instead of a scan of it per header it replaces: the same
-        headers dropped (in any case) and the same ones appended, in the same
-        order. Returns the payload hash to sign with, or None, having changed
-        nothing, where botocore's own edits must run: a ``Date`` header, which
-        botocore rewrites.
-
-        ``fields`` is the list behind botocore's ``HTTPHeaders`` (compat32
-        policy: a header set is appended to it as given). The safety net
-        compares the outcome with botocore's for the installed version.
-        """
-        token = self.credentials.token
-        unsigned = not request.context.get("payload_signing_enabled", True)
-        replaces_hash = unsigned or self.REPLACES_PAYLOAD_HASH
-        kept = []
-        payload_hash = None
-        for field in fields:
-            name = field[0].lower()
-            if name in _REPLACED_HEADERS:
-                if name == "date":
-                    return None
-                if name == "x-amz-content-sha256":
-                    if not replaces_hash:
-                        if payload_hash is None:
-                            payload_hash = field[1]
-                        kept.append(field)
-                    continue
-                if name == "x-amz-security-token" and not token:
-                    kept.append(field)
-                continue
-            kept.append(field)
-        kept.append(("X-Amz-Date", timestamp))
-        if token:
-            kept.append(("X-Amz-Security-Token", token))
-        fields[:] = kept
-        if self.REPLACES_PAYLOAD_HASH:  # S3: hashed with the headers as they are now
-            payload_hash = self.payload(request)
-            fields.append(("X-Amz-Content-SHA256", payload_hash))
-        elif unsigned:
-            payload_hash = UNSIGNED_PAYLOAD
-            fields.append(("X-Amz-Content-SHA256", payload_hash))
-        return self.payload(request) if payload_hash is None else payload_hash
 
     def payload(self, request: Any) -> str:
         # A bytes body is hashed as botocore would, without request.body
         # (which prepares a whole copy of the request to find the body).
-        base: Any = super()
         data = request.data
-        if type(data) is not bytes or _streams_checksum(base, request):
-            return str(base.payload(request))
-        if not self._should_sha256_sign_payload(request):
-            return str(base.payload(request))
-        return _sha256_hex(data) if data else EMPTY_SHA256_HASH
+        if (
+            type(data) is bytes
+            and not (_CHECKS_STREAMING and self._is_streaming_checksum_payload(request))
+            and self._should_sha256_sign_payload(request)
+        ):
+            return _sha256_hex(data) if data else EMPTY_SHA256_HASH
+        return str(super().payload(request))  # type: ignore[misc]
 
 
-def _streams_checksum(signer: Any, request: Any) -> bool:
-    check = getattr(signer, "_is_streaming_checksum_payload", None)
-    return bool(check(request)) if check is not None else False
+# Whether this botocore can send a streaming body with a checksum trailer.
+_CHECKS_STREAMING = hasattr(SigV4Auth, "_is_streaming_checksum_payload")
 
 
 class FastSigV4Auth(_CoreSigning, SigV4Auth):  # type: ignore[misc]

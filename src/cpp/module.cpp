@@ -1,7 +1,6 @@
 // Python bindings for the engine, and nothing else.
 #include "completion_queue.h"
 #include "process.h"
-#include "sigv4.h"
 #include "thread_pool.h"
 #include "wakeup.h"
 
@@ -11,9 +10,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <map>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,6 +18,9 @@ namespace nb = nanobind;
 using namespace nb::literals;
 
 namespace aboto3 {
+
+// sigv4_module.cpp: the SigV4 signer's bindings.
+void bind_sigv4(nb::module_& m);
 
 #ifdef ABOTO3_NATIVE_ENGINE
 // native_module.cpp: the libcurl engine's bindings, built only with libcurl.
@@ -66,94 +66,6 @@ private:
     nb::object concurrent_;
 };
 
-// ---- SigV4 signer ---------------------------------------------------------
-
-// A str argument as UTF-8, or nothing when it is not a str (or not encodable).
-std::optional<std::string_view> utf8_of(nb::handle value) {
-    if (!PyUnicode_Check(value.ptr())) {
-        return std::nullopt;
-    }
-    Py_ssize_t size = 0;
-    const char* data = PyUnicode_AsUTF8AndSize(value.ptr(), &size);
-    if (data == nullptr) {
-        PyErr_Clear();
-        return std::nullopt;
-    }
-    return std::string_view(data, static_cast<std::size_t>(size));
-}
-
-// botocore trims header values with str.split(), whose idea of whitespace
-// goes beyond ASCII: a non-ASCII value is trimmed by Python itself.
-std::optional<std::string> header_value(nb::handle value) {
-    if (PyUnicode_Check(value.ptr()) && !PyUnicode_IS_ASCII(value.ptr())) {
-        nb::object words = nb::steal(PyUnicode_Split(value.ptr(), nullptr, -1));
-        nb::object joined;
-        if (words.is_valid()) {
-            joined = nb::steal(PyUnicode_Join(nb::str(" ").ptr(), words.ptr()));
-        }
-        if (!joined.is_valid()) {
-            PyErr_Clear();
-            return std::nullopt;
-        }
-        std::optional<std::string_view> text = utf8_of(joined);
-        return text ? std::optional<std::string>(std::string(*text)) : std::nullopt;
-    }
-    std::optional<std::string_view> text = utf8_of(value);
-    return text ? std::optional<std::string>(std::string(*text)) : std::nullopt;
-}
-
-// SigV4Signer.authorization: the Authorization value, or None for a request
-// this signer leaves to botocore (a non-str part, an unusual URL or name).
-nb::object sigv4_authorization(SigV4Signer& signer, nb::handle method, nb::handle url,
-                               nb::handle canonical_query, nb::handle headers,
-                               nb::handle payload_hash, nb::handle access_key,
-                               nb::handle secret_key, nb::handle timestamp, nb::handle region,
-                               nb::handle service, bool normalize_path) {
-    SigningInput input;
-    input.normalize_path = normalize_path;
-    std::pair<nb::handle, std::string_view*> texts[] = {
-        {method, &input.method},         {url, &input.url},
-        {payload_hash, &input.payload_hash}, {access_key, &input.access_key},
-        {secret_key, &input.secret_key}, {timestamp, &input.timestamp},
-        {region, &input.region},         {service, &input.service}};
-    for (auto& [value, target] : texts) {
-        std::optional<std::string_view> text = utf8_of(value);
-        if (!text) {
-            return nb::none();
-        }
-        *target = *text;
-    }
-    if (!canonical_query.is_none()) {
-        input.canonical_query = utf8_of(canonical_query);
-        if (!input.canonical_query) {
-            return nb::none();
-        }
-    }
-    nb::object items = nb::steal(PySequence_Fast(headers.ptr(), "headers must be a sequence"));
-    if (!items.is_valid()) {
-        throw nb::python_error();
-    }
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(items.ptr());
-    PyObject** item = PySequence_Fast_ITEMS(items.ptr());
-    input.headers.reserve(static_cast<std::size_t>(count));
-    for (Py_ssize_t i = 0; i < count; ++i) {
-        if (!PyTuple_Check(item[i]) || PyTuple_GET_SIZE(item[i]) != 2) {
-            return nb::none();
-        }
-        std::optional<std::string_view> name = utf8_of(PyTuple_GET_ITEM(item[i], 0));
-        std::optional<std::string> value = header_value(PyTuple_GET_ITEM(item[i], 1));
-        if (!name || !value) {
-            return nb::none();
-        }
-        input.headers.push_back({std::string(*name), std::move(*value)});
-    }
-    std::optional<std::string> authorization = signer.authorization(input);
-    if (!authorization) {
-        return nb::none();
-    }
-    return nb::str(authorization->data(), authorization->size());
-}
-
 std::map<std::string, std::string> build_features() {
     std::map<std::string, std::string> features;
     features["wakeup"] = Wakeup::kind();
@@ -176,20 +88,7 @@ NB_MODULE(_core, m) {
     nb::set_leak_warnings(false);
     fork_generation();  // installs the fork handler before any thread exists
 
-    nb::class_<SigV4Signer>(m, "SigV4Signer",
-        "AWS Signature Version 4 in headers, as botocore's SigV4Auth/S3SigV4Auth sign.")
-        .def(nb::init<std::vector<std::string>>(), "unsigned_headers"_a,
-            "unsigned_headers: lowercase header names SigV4 leaves out.")
-        .def("authorization", &sigv4_authorization, "method"_a, "url"_a,
-            "canonical_query"_a.none(), "headers"_a, "payload_hash"_a, "access_key"_a,
-            "secret_key"_a, "timestamp"_a, "region"_a, "service"_a, "normalize_path"_a,
-            "The Authorization header value, or None for a request botocore must sign.");
-    m.def("sha256_hex",
-        [](nb::bytes data) {
-            const std::string hex = to_hex(sha256(std::string_view(data.c_str(), data.size())));
-            return nb::str(hex.data(), hex.size());
-        },
-        "data"_a, "hashlib.sha256(data).hexdigest(), without hashlib's per-call set-up.");
+    bind_sigv4(m);
 
     nb::class_<CompletionBridge>(m, "CompletionBridge",
         "Delivers finished calls to one event loop: one wake-up per batch.")

@@ -238,13 +238,18 @@ Digest hmac_sha256(std::string_view key, std::string_view message) {
     return HmacSha256(key)(message);
 }
 
-std::string to_hex(const Digest& digest) {
+void append_hex(std::string& out, const Digest& digest) {
     static const char kHex[] = "0123456789abcdef";
-    std::string out(digest.size() * 2, '\0');
-    for (std::size_t i = 0; i < digest.size(); ++i) {
-        out[2 * i] = kHex[digest[i] >> 4];
-        out[2 * i + 1] = kHex[digest[i] & 0xf];
+    for (std::uint8_t byte : digest) {
+        out.push_back(kHex[byte >> 4]);
+        out.push_back(kHex[byte & 0xf]);
     }
+}
+
+std::string to_hex(const Digest& digest) {
+    std::string out;
+    out.reserve(digest.size() * 2);
+    append_hex(out, digest);
     return out;
 }
 
@@ -265,6 +270,17 @@ bool is_python_space(unsigned char c) {
 
 // ' '.join(value.split()): SigV4's Trimall.
 void append_trimmed(std::string& out, std::string_view value) {
+    // Most values are already trimmed: single spaces between words.
+    bool trimmed = value.empty() || (value.front() != ' ' && value.back() != ' ');
+    for (std::size_t i = 0; trimmed && i < value.size(); ++i) {
+        if (static_cast<unsigned char>(value[i]) <= ' ') {  // a space is never last here
+            trimmed = value[i] == ' ' && value[i + 1] != ' ';
+        }
+    }
+    if (trimmed) {
+        out.append(value);
+        return;
+    }
     bool pending_space = false;
     bool any = false;
     for (char c : value) {
@@ -457,24 +473,35 @@ std::optional<std::string> SigV4Signer::canonical_request(const SigningInput& in
     if (!url) {
         return std::nullopt;
     }
-    // headers_to_sign: lowercase names, minus the ones SigV4 leaves out.
-    std::vector<std::pair<std::string, std::string_view>> headers;
+    // headers_to_sign: lowercase names, minus the ones SigV4 leaves out. The
+    // names are lowered into one string, reserved up front so views stay put.
+    std::size_t names_size = 0;
+    for (const SignedHeader& header : input.headers) {
+        names_size += header.name.size();
+    }
+    std::string lowered;
+    lowered.reserve(names_size);
+    std::vector<std::pair<std::string_view, std::string_view>> headers;
     headers.reserve(input.headers.size() + 1);
     bool has_host = false;
     for (const SignedHeader& header : input.headers) {
-        std::string name;
+        const std::size_t start = lowered.size();
+        lowered.resize(start + header.name.size());
+        char* to = &lowered[start];
         for (char c : header.name) {
             if (c <= ' ' || c > '~') {
                 return std::nullopt;  // botocore strips some of these in one place only
             }
-            name.push_back(ascii_lower(c));
+            *to++ = ascii_lower(c);
         }
+        std::string_view name(lowered.data() + start, header.name.size());
         if (std::find(unsigned_headers_.begin(), unsigned_headers_.end(), name) !=
             unsigned_headers_.end()) {
+            lowered.resize(start);
             continue;
         }
         has_host = has_host || name == "host";
-        headers.emplace_back(std::move(name), header.value);
+        headers.emplace_back(name, header.value);
     }
     std::string host;
     if (!has_host) {
@@ -485,9 +512,16 @@ std::optional<std::string> SigV4Signer::canonical_request(const SigningInput& in
         host = std::move(*derived);
         headers.emplace_back("host", host);
     }
-    // Sorted by name; values of a repeated header keep their order.
-    std::stable_sort(headers.begin(), headers.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    // Sorted by name; values of a repeated header keep their order. A request
+    // has a handful of headers: an insertion sort, stable and allocation-free.
+    for (std::size_t i = 1; i < headers.size(); ++i) {
+        const auto header = headers[i];
+        std::size_t j = i;
+        for (; j > 0 && header.first < headers[j - 1].first; --j) {
+            headers[j] = headers[j - 1];
+        }
+        headers[j] = header;
+    }
 
     std::string out;
     out.reserve(512);
@@ -509,7 +543,7 @@ std::optional<std::string> SigV4Signer::canonical_request(const SigningInput& in
     out.push_back('\n');
     std::string names;
     for (std::size_t i = 0; i < headers.size(); ++i) {
-        const std::string& name = headers[i].first;
+        std::string_view name = headers[i].first;
         if (i > 0 && name == headers[i - 1].first) {
             out.push_back(',');  // repeated header: values joined by commas
         } else {
@@ -535,14 +569,12 @@ std::optional<std::string> SigV4Signer::canonical_request(const SigningInput& in
 
 HmacSha256 SigV4Signer::signing_key(std::string_view secret, std::string_view date,
                                     std::string_view region, std::string_view service) {
-    std::string key;  // each part length-prefixed, so no two tuples share a key
-    for (std::string_view part : {secret, date, region, service}) {
-        key.append(std::to_string(part.size())).append(":").append(part);
-    }
     std::lock_guard<std::mutex> lock(mutex_);
-    auto found = keys_.find(key);
-    if (found != keys_.end()) {
-        return found->second;
+    for (const CachedKey& cached : keys_) {
+        if (cached.secret == secret && cached.date == date && cached.region == region &&
+            cached.service == service) {
+            return cached.key;
+        }
     }
     std::string seed = "AWS4";
     seed.append(secret);
@@ -550,10 +582,11 @@ HmacSha256 SigV4Signer::signing_key(std::string_view secret, std::string_view da
     Digest k_region = hmac_sha256(as_view(k_date), region);
     Digest k_service = hmac_sha256(as_view(k_region), service);
     HmacSha256 k_signing(as_view(hmac_sha256(as_view(k_service), "aws4_request")));
-    if (keys_.size() >= 64) {
+    if (keys_.size() >= 16) {
         keys_.clear();  // dates roll over and credentials rotate: stay small
     }
-    keys_.emplace(std::move(key), k_signing);
+    keys_.push_back({std::string(secret), std::string(date), std::string(region),
+                     std::string(service), k_signing});
     return k_signing;
 }
 
@@ -567,19 +600,26 @@ std::optional<std::string> SigV4Signer::authorization(const SigningInput& input)
         return std::nullopt;
     }
     std::string_view date = input.timestamp.substr(0, 8);
-    std::string scope;
-    scope.append(date).append("/").append(input.region).append("/");
-    scope.append(input.service).append("/aws4_request");
+    // The Authorization value is built around the scope, which is also the
+    // middle line of the string to sign.
+    std::string out = "AWS4-HMAC-SHA256 Credential=";
+    out.reserve(out.size() + input.access_key.size() + 64 + input.region.size() +
+                input.service.size() + signed_headers.size() + 64);
+    out.append(input.access_key).push_back('/');
+    const std::size_t scope_start = out.size();
+    out.append(date).append("/").append(input.region).append("/");
+    out.append(input.service).append("/aws4_request");
+    std::string_view scope(out.data() + scope_start, out.size() - scope_start);
 
     std::string to_sign = "AWS4-HMAC-SHA256\n";
+    to_sign.reserve(to_sign.size() + input.timestamp.size() + scope.size() + 2 + 64);
     to_sign.append(input.timestamp).append("\n").append(scope).append("\n");
-    to_sign.append(to_hex(sha256(*request)));
+    append_hex(to_sign, sha256(*request));
 
     HmacSha256 key = signing_key(input.secret_key, date, input.region, input.service);
-    std::string out = "AWS4-HMAC-SHA256 Credential=";
-    out.append(input.access_key).append("/").append(scope);
     out.append(", SignedHeaders=").append(signed_headers);
-    out.append(", Signature=").append(to_hex(key(to_sign)));
+    out.append(", Signature=");
+    append_hex(out, key(to_sign));
     return out;
 }
 

@@ -10,7 +10,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace aboto3 {
@@ -50,12 +49,14 @@ private:
 
 Digest hmac_sha256(std::string_view key, std::string_view message);
 std::string to_hex(const Digest& digest);
+void append_hex(std::string& out, const Digest& digest);
 
-// One header as botocore holds it: name as given, value already a UTF-8 string
-// whose whitespace runs have been collapsed when it was not plain ASCII.
+// One header as botocore holds it: name as given, value already UTF-8 whose
+// whitespace runs have been collapsed when it was not plain ASCII. Both are
+// views into strings the caller keeps alive while it signs.
 struct SignedHeader {
-    std::string name;
-    std::string value;
+    std::string_view name;
+    std::string_view value;
 };
 
 // What the signer needs of one request; everything else is botocore's.
@@ -93,11 +94,16 @@ private:
     HmacSha256 signing_key(std::string_view secret, std::string_view date,
                            std::string_view region, std::string_view service);
 
+    // A derived key, ready to sign with: four HMACs and two key blocks saved
+    // per call.
+    struct CachedKey {
+        std::string secret, date, region, service;
+        HmacSha256 key;
+    };
+
     std::vector<std::string> unsigned_headers_;
     std::mutex mutex_;  // guards keys_
-    // (secret, date, region, service) -> the derived key, ready to sign with:
-    // four HMACs and two key blocks saved per call.
-    std::unordered_map<std::string, HmacSha256> keys_;
+    std::vector<CachedKey> keys_;  // few: one per credentials, day, region and service
 };
 
 }  // namespace aboto3
