@@ -45,6 +45,16 @@ bool same_name(const std::string& a, const std::string& b) {
            });
 }
 
+// Whether a header line ("Name: value" or "Name;") is the header `lower_name`.
+bool starts_with_name(const std::string& line, const char* lower_name) {
+    const std::size_t size = std::strlen(lower_name);
+    if (line.size() <= size || (line[size] != ':' && line[size] != ';')) return false;
+    for (std::size_t i = 0; i < size; ++i) {
+        if (std::tolower(static_cast<unsigned char>(line[i])) != lower_name[i]) return false;
+    }
+    return true;
+}
+
 // "scheme://authority/" of a URL: what libcurl needs to connect.
 std::string authority_of(const std::string& url) {
     const std::size_t scheme_end = url.find("://");
@@ -391,16 +401,34 @@ CURL* Transfer::setup(CURL* easy, std::vector<Transfer*>* paused) {
             curl_easy_setopt(easy, CURLOPT_PROXY_SSLKEY, config.proxy_client_key.c_str());
     }
 
+    const std::string& method = request_.method;
+    // A small body held here goes out in the same send() as the headers:
+    // libcurl appends POSTFIELDS below 64 KiB to them, where a read callback
+    // costs a second send() (and a second TCP segment) per call.
+    const bool body_with_headers = method != "HEAD" && request_.has_body && !request_.chunked &&
+                                   !request_.fed_body && request_.body.size() < (64 << 10);
+    bool has_content_type = false;
     for (const std::string& line : request_.header_lines) {
+        has_content_type = has_content_type || starts_with_name(line, "content-type");
         curl_slist* grown = curl_slist_append(header_list_, line.c_str());
+        if (grown == nullptr) return nullptr;
+        header_list_ = grown;
+    }
+    if (body_with_headers && !has_content_type) {
+        // Else libcurl adds its form Content-Type to a POSTFIELDS request.
+        curl_slist* grown = curl_slist_append(header_list_, "Content-Type:");
         if (grown == nullptr) return nullptr;
         header_list_ = grown;
     }
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, header_list_);
 
-    const std::string& method = request_.method;
     if (method == "HEAD") {
         curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+    } else if (body_with_headers) {
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                         static_cast<curl_off_t>(request_.body.size()));
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request_.body.data());
+        if (method != "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
     } else if (request_.has_body) {
         curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(easy, CURLOPT_READFUNCTION, &Transfer::on_upload);
