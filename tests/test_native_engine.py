@@ -33,6 +33,7 @@ from aboto3._native import NativeHTTPSession
 from benchmarks.stub import StubServer
 
 from .conftest import serving
+from .rss import UNDER_ASAN
 
 REGION = "us-east-1"
 
@@ -552,4 +553,5 @@ async def test_no_leaks_over_many_calls(fast_stub: StubServer) -> None:
         assert open_fds() <= fds
         assert os_threads() == threads
         # A leak of even 100 bytes a call would add several MiB over the second half.
-        assert rss_end - rss_half < 2 * 1024
+        if not UNDER_ASAN:  # its quarantine grows RSS with what is freed (tests/rss.py)
+            assert rss_end - rss_half < 2 * 1024

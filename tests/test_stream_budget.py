@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +16,7 @@ from aboto3 import _core
 from benchmarks.stub import StubServer
 
 from .conftest import REGION
-from .rss import peak_rss_growth
+from .rss import UNDER_ASAN, peak_rss_growth
 
 MiB = 1 << 20
 
@@ -191,7 +190,7 @@ async def test_a_whole_read_holds_the_body_once(stub: StubServer) -> None:
     # read() of a body of known length gets one bytes object that the I/O
     # thread fills as the body arrives: not windows joined at the end, which
     # would hold the body twice.
-    if "libasan" in os.environ.get("LD_PRELOAD", ""):
+    if UNDER_ASAN:
         pytest.skip("AddressSanitizer's allocator, not glibc's, decides the peak here")
     size = 256 * MiB
     s3 = s3_client(stub.endpoint_url)
