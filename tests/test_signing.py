@@ -236,11 +236,19 @@ def test_non_str_headers_are_left_to_botocore() -> None:
     )
 
 
-def _sign_fields(fields: list[Any], payload: Any = EMPTY, replaces_hash: bool = False) -> Any:
+def _sign_fields(
+    fields: list[Any], payload: Any = EMPTY, replaces_hash: bool = False, token: Any = "tok"
+) -> Any:
     return SigV4Signer([]).sign_fields(
-        fields, "GET", "https://h/", None, replaces_hash, payload, "the request", "tok",
+        fields, "GET", "https://h/", None, replaces_hash, payload, "the request", token,
         *SUITE_KEY, SUITE_DATE, "r", "s", True,
     )  # fmt: skip
+
+
+def _authorization(fields: list[Any], payload_hash: str) -> Any:
+    return SigV4Signer([]).authorization(
+        "GET", "https://h/", None, fields, payload_hash, *SUITE_KEY, SUITE_DATE, "r", "s", True
+    )
 
 
 @pytest.mark.parametrize(
@@ -272,10 +280,7 @@ def test_header_edits_call_for_the_payload_hash_only_when_needed() -> None:
     fields = list(preset)
     signed = _sign_fields(fields, payload)
     assert asked == [] and fields[:2] == preset and fields[-1] == ("Authorization", signed)
-    first_preset = SigV4Signer([]).authorization(
-        "GET", "https://h/", None, fields[:-1], "a" * 64, *SUITE_KEY, SUITE_DATE, "r", "s", True
-    )
-    assert signed == first_preset
+    assert signed == _authorization(fields[:-1], "a" * 64)
     fields = list(preset)
     _sign_fields(fields, payload, replaces_hash=True)
     assert asked == ["the request"]
@@ -283,6 +288,44 @@ def test_header_edits_call_for_the_payload_hash_only_when_needed() -> None:
         "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-SHA256", "Authorization"
     ]  # fmt: skip
     assert _sign_fields([("X", b"bytes")]) is None  # edited, then left to botocore
+
+
+def test_header_edits_with_an_unsigned_payload_and_without_a_token() -> None:
+    """botocore's edits for v4 with payload signing off, and for an empty token
+    (falsy: a token header set in advance stays, none is added)."""
+    fields = [("X-Amz-Security-Token", "old"), ("x-amz-content-sha256", "a" * 64)]
+    signed = _sign_fields(fields, "UNSIGNED-PAYLOAD", replaces_hash=True, token="")
+    assert fields == [
+        ("X-Amz-Security-Token", "old"),
+        ("X-Amz-Date", SUITE_DATE),
+        ("X-Amz-Content-SHA256", "UNSIGNED-PAYLOAD"),
+        ("Authorization", signed),
+    ]
+    assert signed == _authorization(fields[:-1], "UNSIGNED-PAYLOAD")
+    assert _sign_fields([], token=b"bytes") is NotImplemented
+
+
+def test_a_failing_payload_hash_leaves_botocores_edits_and_no_signature() -> None:
+    def payload(request: Any) -> str:
+        raise OSError("the body cannot be read")
+
+    fields = [("Authorization", "stale")]
+    with pytest.raises(OSError, match="cannot be read"):
+        _sign_fields(fields, payload)
+    assert fields == [("X-Amz-Date", SUITE_DATE), ("X-Amz-Security-Token", "tok")]
+
+
+def test_header_values_are_trimmed_as_python_splits_them() -> None:
+    """SigV4's trim is botocore's ' '.join(value.split()): a value signs like its
+    trimmed form, whatever ASCII whitespace it has and wherever."""
+    rng = random.Random(11)
+    for _ in range(500):
+        value = "".join(
+            rng.choice("ab \t\n\v\f\r\x1c\x1d\x1e\x1f") for _ in range(rng.randint(0, 9))
+        )
+        signed = _authorization([("X-V", value)], EMPTY)
+        assert signed is not None
+        assert signed == _authorization([("X-V", " ".join(value.split()))], EMPTY)
 
 
 # ---- the same requests, signed by botocore and by aboto3 -------------------------

@@ -582,11 +582,15 @@ HmacSha256 SigV4Signer::signing_key(std::string_view secret, std::string_view da
     Digest k_region = hmac_sha256(as_view(k_date), region);
     Digest k_service = hmac_sha256(as_view(k_region), service);
     HmacSha256 k_signing(as_view(hmac_sha256(as_view(k_service), "aws4_request")));
-    if (keys_.size() >= 16) {
-        keys_.clear();  // dates roll over and credentials rotate: stay small
+    CachedKey made{std::string(secret), std::string(date), std::string(region),
+                   std::string(service), k_signing};
+    if (keys_.size() < kCachedKeys) {
+        keys_.push_back(std::move(made));
+    } else {
+        // Dates roll over and credentials rotate: replace the oldest.
+        keys_[next_replaced_] = std::move(made);
+        next_replaced_ = (next_replaced_ + 1) % kCachedKeys;
     }
-    keys_.push_back({std::string(secret), std::string(date), std::string(region),
-                     std::string(service), k_signing});
     return k_signing;
 }
 

@@ -101,9 +101,12 @@ private:
         HmacSha256 key;
     };
 
+    static constexpr std::size_t kCachedKeys = 32;
+
     std::vector<std::string> unsigned_headers_;
-    std::mutex mutex_;  // guards keys_
-    std::vector<CachedKey> keys_;  // few: one per credentials, day, region and service
+    std::mutex mutex_;  // guards keys_ and next_replaced_
+    std::vector<CachedKey> keys_;  // one per credentials, day, region and service
+    std::size_t next_replaced_ = 0;
 };
 
 }  // namespace aboto3

@@ -41,12 +41,14 @@ class HeaderViews {
 public:
     // False when an item is not a (str, str) pair: botocore signs those.
     bool read(nb::handle items) {
-        nb::object sequence = nb::steal(PySequence_Fast(items.ptr(), "headers must be a sequence"));
+        // A snapshot: trimming a value allocates, which can run a garbage
+        // collection and with it code that could change the list itself.
+        nb::object sequence = nb::steal(PySequence_Tuple(items.ptr()));
         if (!sequence.is_valid()) {
             throw nb::python_error();
         }
-        Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence.ptr());
-        PyObject** item = PySequence_Fast_ITEMS(sequence.ptr());
+        Py_ssize_t count = PyTuple_GET_SIZE(sequence.ptr());
+        PyObject** item = &PyTuple_GET_ITEM(sequence.ptr(), 0);
         headers.reserve(static_cast<std::size_t>(count));
         for (Py_ssize_t i = 0; i < count; ++i) {
             if (!PyTuple_Check(item[i]) || PyTuple_GET_SIZE(item[i]) != 2) {
@@ -85,7 +87,7 @@ private:
         return utf8_of(made_.back());
     }
 
-    nb::object sequence_;          // keeps the items (and their strs) alive
+    nb::object sequence_;           // keeps the items (and their strs) alive
     std::vector<nb::object> made_;  // the trimmed non-ASCII values
 };
 

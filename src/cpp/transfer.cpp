@@ -404,12 +404,19 @@ CURL* Transfer::setup(CURL* easy, std::vector<Transfer*>* paused) {
     const std::string& method = request_.method;
     // A small body held here goes out in the same send() as the headers:
     // libcurl appends POSTFIELDS below 64 KiB to them, where a read callback
-    // costs a second send() (and a second TCP segment) per call.
-    const bool body_with_headers = method != "HEAD" && request_.has_body && !request_.chunked &&
-                                   !request_.fed_body && request_.body.size() < (64 << 10);
-    bool has_content_type = false;
+    // costs a second send() (and a second TCP segment) per call. Not with an
+    // Expect header (S3 uploads): the body waits for the 100 either way, and
+    // POSTFIELDS would wait for it even for an empty body.
+    bool has_content_type = false, expects = false;
     for (const std::string& line : request_.header_lines) {
         has_content_type = has_content_type || starts_with_name(line, "content-type");
+        // "Expect:" alone is the line that turns libcurl's own Expect off.
+        expects = expects || (starts_with_name(line, "expect") && line != "Expect:");
+    }
+    const bool body_with_headers = method != "HEAD" && request_.has_body && !request_.chunked &&
+                                   !request_.fed_body && !expects &&
+                                   request_.body.size() < (64 << 10);
+    for (const std::string& line : request_.header_lines) {
         curl_slist* grown = curl_slist_append(header_list_, line.c_str());
         if (grown == nullptr) return nullptr;
         header_list_ = grown;
