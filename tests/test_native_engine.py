@@ -550,7 +550,10 @@ async def test_no_leaks_over_many_calls(fast_stub: StubServer) -> None:
         await run(aio, calls // 2)
         gc.collect()
         rss_end = rss_kib()
-        assert open_fds() <= fds
+        # The pool may still open connections its 64 callers had not needed at
+        # once yet (slow builds reach new peaks late): a few, where a leak would
+        # show one per call.
+        assert open_fds() <= fds + 8
         assert os_threads() == threads
         # A leak of even 100 bytes a call would add several MiB over the second half.
         if not UNDER_ASAN:  # its quarantine grows RSS with what is freed (tests/rss.py)
