@@ -103,26 +103,6 @@ bool read_texts(std::initializer_list<std::pair<nb::handle, std::string_view*>> 
     return true;
 }
 
-nb::object sign(SigV4Signer& signer, SigningInput& input, nb::handle headers,
-                nb::handle canonical_query) {
-    if (!canonical_query.is_none()) {
-        input.canonical_query = utf8_of(canonical_query);
-        if (!input.canonical_query) {
-            return nb::none();
-        }
-    }
-    HeaderViews views;
-    if (!views.read(headers)) {
-        return nb::none();
-    }
-    input.headers = std::move(views.headers);
-    std::optional<std::string> authorization = signer.authorization(input);
-    if (!authorization) {
-        return nb::none();
-    }
-    return nb::str(authorization->data(), authorization->size());
-}
-
 // SigV4Signer.authorization: the Authorization value, or None for a request
 // this signer leaves to botocore (a non-str part, an unusual URL or name).
 nb::object sigv4_authorization(SigV4Signer& signer, nb::handle method, nb::handle url,
@@ -142,7 +122,22 @@ nb::object sigv4_authorization(SigV4Signer& signer, nb::handle method, nb::handl
                      {service, &input.service}})) {
         return nb::none();
     }
-    return sign(signer, input, headers, canonical_query);
+    if (!canonical_query.is_none()) {
+        input.canonical_query = utf8_of(canonical_query);
+        if (!input.canonical_query) {
+            return nb::none();
+        }
+    }
+    HeaderViews views;
+    if (!views.read(headers)) {
+        return nb::none();
+    }
+    input.headers = std::move(views.headers);
+    std::optional<std::string> authorization = signer.authorization(input);
+    if (!authorization) {
+        return nb::none();
+    }
+    return nb::str(authorization->data(), authorization->size());
 }
 
 // The headers botocore's _modify_request_before_signing replaces.
@@ -258,19 +253,9 @@ nb::object sigv4_sign_fields(SigV4Signer& signer, nb::handle fields, nb::handle 
         }
     }
 
-    SigningInput input;
-    input.normalize_path = normalize_path;
-    if (!read_texts({{method, &input.method},
-                     {url, &input.url},
-                     {payload_hash, &input.payload_hash},
-                     {access_key, &input.access_key},
-                     {secret_key, &input.secret_key},
-                     {timestamp, &input.timestamp},
-                     {region, &input.region},
-                     {service, &input.service}})) {
-        return nb::none();
-    }
-    nb::object authorization = sign(signer, input, fields, canonical_query);
+    nb::object authorization =
+        sigv4_authorization(signer, method, url, canonical_query, fields, payload_hash, access_key,
+                            secret_key, timestamp, region, service, normalize_path);
     if (!authorization.is_none()) {
         append_pair(list, "Authorization", authorization);
     }
