@@ -144,6 +144,7 @@ struct HttpSession {
             std::string name = as_bytes(pair[0]);
             std::string value = as_bytes(pair[1]);
             has_expect |= header_is(name, "expect");
+            request.has_content_type |= header_is(name, "content-type");
             has_accept |= header_is(name, "accept");
             has_accept_encoding |= header_is(name, "accept-encoding");
             if (header_is(name, "transfer-encoding") && value.find("chunked") != std::string::npos) {
@@ -162,6 +163,7 @@ struct HttpSession {
         // Send what urllib3 sends: no libcurl defaults, no unasked-for Expect,
         // and http.client's Accept-Encoding where it puts it, right after Host
         // (libcurl sends Host first, then these lines in order).
+        request.has_expect = has_expect;
         if (!has_expect) request.header_lines.emplace_back("Expect:");
         if (!has_accept) request.header_lines.emplace_back("Accept:");
         if (!has_accept_encoding) {

@@ -45,16 +45,6 @@ bool same_name(const std::string& a, const std::string& b) {
            });
 }
 
-// Whether a header line ("Name: value" or "Name;") is the header `lower_name`.
-bool starts_with_name(const std::string& line, const char* lower_name) {
-    const std::size_t size = std::strlen(lower_name);
-    if (line.size() <= size || (line[size] != ':' && line[size] != ';')) return false;
-    for (std::size_t i = 0; i < size; ++i) {
-        if (std::tolower(static_cast<unsigned char>(line[i])) != lower_name[i]) return false;
-    }
-    return true;
-}
-
 // "scheme://authority/" of a URL: what libcurl needs to connect.
 std::string authority_of(const std::string& url) {
     const std::size_t scheme_end = url.find("://");
@@ -407,21 +397,15 @@ CURL* Transfer::setup(CURL* easy, std::vector<Transfer*>* paused) {
     // costs a second send() (and a second TCP segment) per call. Not with an
     // Expect header (S3 uploads): the body waits for the 100 either way, and
     // POSTFIELDS would wait for it even for an empty body.
-    bool has_content_type = false, expects = false;
-    for (const std::string& line : request_.header_lines) {
-        has_content_type = has_content_type || starts_with_name(line, "content-type");
-        // "Expect:" alone is the line that turns libcurl's own Expect off.
-        expects = expects || (starts_with_name(line, "expect") && line != "Expect:");
-    }
     const bool body_with_headers = method != "HEAD" && request_.has_body && !request_.chunked &&
-                                   !request_.fed_body && !expects &&
+                                   !request_.fed_body && !request_.has_expect &&
                                    request_.body.size() < (64 << 10);
     for (const std::string& line : request_.header_lines) {
         curl_slist* grown = curl_slist_append(header_list_, line.c_str());
         if (grown == nullptr) return nullptr;
         header_list_ = grown;
     }
-    if (body_with_headers && !has_content_type) {
+    if (body_with_headers && !request_.has_content_type) {
         // Else libcurl adds its form Content-Type to a POSTFIELDS request.
         curl_slist* grown = curl_slist_append(header_list_, "Content-Type:");
         if (grown == nullptr) return nullptr;

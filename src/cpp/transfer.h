@@ -75,6 +75,8 @@ struct Request {
     std::string body;
     bool has_body = false;
     bool chunked = false;  // the request asked for Transfer-Encoding: chunked
+    bool has_expect = false;        // headers the request carries itself (libcurl would
+    bool has_content_type = false;  // otherwise add or hold back on its own)
     // The body is not in `body`: the Python side feeds it in chunks as
     // libcurl sends (feed_upload), `content_length` bytes (-1: unknown).
     bool fed_body = false;
