@@ -89,10 +89,17 @@ def _urllib3_enforces_content_length() -> bool:
 ENFORCE_CONTENT_LENGTH = _urllib3_enforces_content_length()
 
 
-def _wait(transfer: _core.Transfer, want: int, min_bytes: int = 1) -> None:
-    """Wait for ``want``: suspend inside an engine greenlet, block elsewhere."""
-    if in_engine_greenlet():
+def _wait(
+    transfer: _core.Transfer,
+    want: int,
+    min_bytes: int = 1,
+    loop: asyncio.AbstractEventLoop | None = None,
+) -> None:
+    """Wait for ``want``: suspend inside an engine greenlet (on ``loop``, if
+    the caller has it already), block elsewhere."""
+    if loop is None and in_engine_greenlet():
         loop = asyncio.get_running_loop()
+    if loop is not None:
         future = loop.create_future()
         if not transfer.wait_async(bridge_for(loop), future, want, min_bytes):
             suspend(future)
@@ -384,6 +391,7 @@ class NativeHTTPSession:
         context = getattr(request, "context", None) or {}
         read_timeout = context.get("read_timeout")
         stream = bool(request.stream_output)
+        loop = asyncio.get_running_loop() if in_engine_greenlet() else None
         transfer = self._core.send(
             request.method,
             request.url,
@@ -395,12 +403,18 @@ class NativeHTTPSession:
             feeder is not None,
             feeder is not None and feeder.seekable,
             self._request_target(request.url, proxy_url),
+            loop is not None,
         )
+        if loop is not None:
+            # The I/O thread is woken once per loop iteration for all the calls
+            # started in it: waking a sleeping thread costs more than the rest
+            # of what starting a call costs here.
+            loop.call_soon(_core.wake_io_thread)
         try:
             # One wait serves both: it also returns whenever libcurl needs the
             # next chunk of a fed body.
             while True:
-                _wait(transfer, _HEADERS if stream else _DONE)
+                _wait(transfer, _HEADERS if stream else _DONE, loop=loop)
                 need = transfer.upload_need() if feeder is not None else None
                 if need is None:
                     break

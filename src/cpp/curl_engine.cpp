@@ -101,19 +101,33 @@ CurlEngine::~CurlEngine() {
     curl_multi_cleanup(multi_);
 }
 
-void CurlEngine::post(Command command) {
-    bool was_empty;
+void CurlEngine::post(Command command, bool defer_wake) {
+    bool wake = false;
     {
         std::lock_guard<std::mutex> lock(commands_mutex_);
-        was_empty = commands_.empty();
         commands_.push_back(std::move(command));
+        if (!defer_wake && !notified_) wake = notified_ = true;
     }
-    if (was_empty) wake_.notify();
+    if (wake) notify();
 }
 
-void CurlEngine::submit(std::shared_ptr<Transfer> transfer) {
+void CurlEngine::flush() {
+    bool wake = false;
+    {
+        std::lock_guard<std::mutex> lock(commands_mutex_);
+        if (!commands_.empty() && !notified_) wake = notified_ = true;
+    }
+    if (wake) notify();
+}
+
+void CurlEngine::notify() {
+    wakes_.fetch_add(1, std::memory_order_relaxed);
+    wake_.notify();
+}
+
+void CurlEngine::submit(std::shared_ptr<Transfer> transfer, bool defer_wake) {
     in_flight_.fetch_add(1, std::memory_order_relaxed);
-    post(Command{Kind::Submit, std::move(transfer), nullptr});
+    post(Command{Kind::Submit, std::move(transfer), nullptr}, defer_wake);
 }
 
 void CurlEngine::resume(std::shared_ptr<Transfer> transfer) {
@@ -225,6 +239,7 @@ void CurlEngine::run_commands() {
     {
         std::lock_guard<std::mutex> lock(commands_mutex_);
         batch.swap(commands_);
+        notified_ = false;
     }
     for (Command& command : batch) {
         std::shared_ptr<Transfer>& transfer = command.transfer;

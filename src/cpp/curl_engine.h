@@ -33,8 +33,13 @@ public:
     CurlEngine(const CurlEngine&) = delete;
     CurlEngine& operator=(const CurlEngine&) = delete;
 
-    // Any thread. Each wakes the I/O thread at most once per batch.
-    void submit(std::shared_ptr<Transfer> transfer);
+    // Any thread. Each wakes the I/O thread at most once per batch. With
+    // `defer_wake` the I/O thread is left asleep until the caller's flush()
+    // (an event loop flushes once per iteration: one wake for all the calls
+    // it started in it, instead of one each).
+    void submit(std::shared_ptr<Transfer> transfer, bool defer_wake = false);
+    // Wakes the I/O thread if commands wait for it unannounced.
+    void flush();
     void resume(std::shared_ptr<Transfer> transfer);
     // A finished streaming body was read to its end: its slot is free.
     void body_consumed(std::shared_ptr<Transfer> transfer);
@@ -43,6 +48,8 @@ public:
     void release_connections(std::shared_ptr<Session> session);
 
     std::size_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+    // How many times the I/O thread was woken for commands.
+    std::size_t wakes() const { return wakes_.load(std::memory_order_relaxed); }
 
 private:
     enum class Kind { Submit, Resume, BodyConsumed, Cancel, Release, DisposeShare, Stop };
@@ -53,7 +60,8 @@ private:
         CURLSH* share = nullptr;
     };
 
-    void post(Command command);
+    void post(Command command, bool defer_wake = false);
+    void notify();
     void run();
     void run_commands();
     void start_or_queue(std::shared_ptr<Transfer> transfer);
@@ -82,6 +90,7 @@ private:
 
     std::mutex commands_mutex_;
     std::vector<Command> commands_;
+    bool notified_ = false;  // the I/O thread will wake for what commands_ holds
 
     // I/O thread only.
     std::unordered_map<Transfer*, std::shared_ptr<Transfer>> running_;
@@ -100,6 +109,7 @@ private:
     std::unordered_map<Transfer*, std::shared_ptr<Transfer>> unread_;
 
     std::atomic<std::size_t> in_flight_{0};
+    std::atomic<std::size_t> wakes_{0};
 };
 
 }  // namespace aboto3

@@ -130,7 +130,7 @@ struct HttpSession {
     TransferHandle send(const std::string& method, const std::string& url, nb::list headers,
                         std::optional<nb::object> body, bool stream, const std::string& proxy_url,
                         double read_timeout, bool fed_body, bool seekable,
-                        const std::string& target) {
+                        const std::string& target, bool defer_wake) {
         Request request;
         request.target = target;
         request.read_timeout_ms = read_timeout < 0 ? -1 : static_cast<long>(read_timeout * 1000);
@@ -181,7 +181,7 @@ struct HttpSession {
                            method == "PUT" || method == "PATCH";
         TransferHandle handle{std::make_shared<Transfer>(session, std::move(request)),
                               CurlEngine::instance()};
-        handle.engine->submit(handle.transfer);
+        handle.engine->submit(handle.transfer, defer_wake);
         return handle;
     }
 };
@@ -274,8 +274,9 @@ void bind_native_engine(nb::module_& m) {
             "proxy_ca_file"_a = "", "proxy_client_cert"_a = "", "proxy_client_key"_a = "")
         .def("send", &HttpSession::send, "method"_a, "url"_a, "headers"_a, "body"_a.none(),
             "stream"_a, "proxy_url"_a = "", "read_timeout"_a = -1.0, "fed_body"_a = false,
-            "seekable"_a = false, "target"_a = "",
-            "Queue a request on the I/O thread; returns its Transfer at once. With `fed_body` "
+            "seekable"_a = false, "target"_a = "", "defer_wake"_a = false,
+            "Queue a request on the I/O thread; returns its Transfer at once. With `defer_wake` "
+            "it waits there for the next wake_io_thread() (or any other command). With `fed_body` "
             "the body is given chunk by chunk through Transfer.feed (its size from the "
             "Content-Length header; `seekable`: it can start over if libcurl must resend). "
             "A target starting with '/' goes on the request line verbatim, url then only "
@@ -284,6 +285,8 @@ void bind_native_engine(nb::module_& m) {
             [](HttpSession& s) { CurlEngine::instance()->release_connections(s.session); },
             "Close this session's pooled connections once its calls in flight are over.");
 
+    m.def("wake_io_thread", [] { CurlEngine::instance()->flush(); },
+          "Start what send(..., defer_wake=True) queued since the I/O thread last woke.");
     m.def("set_stream_buffer_budget", &set_stream_buffer_budget, "bytes"_a,
           "Set the budget of unread streaming-body bytes across all transfers (above it "
           "each transfer pauses once it holds 128 KiB); returns the previous budget.");
@@ -294,6 +297,8 @@ void bind_native_engine(nb::module_& m) {
           "Stop the libcurl I/O thread; run at interpreter exit.");
     m.def("curl_in_flight", [] { return CurlEngine::instance()->in_flight(); },
           "Transfers submitted to the I/O thread and not yet finished.");
+    m.def("curl_wakes", [] { return CurlEngine::instance()->wakes(); },
+          "How many times the I/O thread has been woken for commands.");
 }
 
 }  // namespace aboto3
