@@ -40,6 +40,7 @@ __all__ = ["NativeEngine", "NativeHTTPSession"]
 # What a wait on a transfer waits for (see Transfer.wait_async).
 _HEADERS, _DATA, _DONE, _WHOLE = 0, 1, 2, 3
 _DEFAULT_TIMEOUT = 60.0
+_ROUTES_KEPT = 64  # URLs a session remembers the proxy and request target of
 
 
 class _Asked(Exception):
@@ -360,6 +361,9 @@ class NativeHTTPSession:
                 "use engine='threads' for this client"
             )
         self._proxy_config = proxy_config
+        # url -> (proxy URL, request target): both follow from the URL and this
+        # session's fixed settings, and working them out costs about 8 us a call.
+        self._routes: dict[str, tuple[str, str]] = {}
         self._core = _core.HttpSession(
             max_connections=int(getattr(original, "_max_pool_connections", 10)),
             connect_timeout=connect_timeout,
@@ -379,7 +383,7 @@ class NativeHTTPSession:
 
     def send(self, request: Any) -> AWSResponse:
         """Send a prepared botocore request and return botocore's ``AWSResponse``."""
-        proxy_url = self._proxy_config.proxy_url_for(request.url) or ""
+        proxy_url, target = self._route(request.url)
         body = request.body
         feeder: _BodyFeeder | None = None
         if body is not None and not isinstance(body, (bytes, bytearray, memoryview, str)):
@@ -402,7 +406,7 @@ class NativeHTTPSession:
             -1.0 if read_timeout is None else float(read_timeout),
             feeder is not None,
             feeder is not None and feeder.seekable,
-            self._request_target(request.url, proxy_url),
+            target,
             loop is not None,
         )
         if loop is not None:
@@ -433,6 +437,16 @@ class NativeHTTPSession:
             _raise(transfer.send_error())
         raw: Any = _StreamingBody(transfer) if stream else _BufferedBody(transfer.read())
         return AWSResponse(request.url, transfer.status, dict(transfer.headers()), raw)
+
+    def _route(self, url: str) -> tuple[str, str]:
+        route = self._routes.get(url)
+        if route is None:
+            proxy_url = self._proxy_config.proxy_url_for(url) or ""
+            route = (proxy_url, self._request_target(url, proxy_url))
+            if len(self._routes) >= _ROUTES_KEPT:
+                self._routes.clear()  # URLs that vary per call (S3 keys) gain nothing
+            self._routes[url] = route
+        return route
 
     def _request_target(self, url: str, proxy_url: str) -> str:
         """The request target urllib3 would send for ``url``: botocore's own
