@@ -27,6 +27,9 @@ int registered_marker = 0;
 // connection), so bodies held unread never stall a session's other calls.
 constexpr std::chrono::milliseconds kReaderGrace{250};
 
+// Idle connections libcurl may keep across all sessions: in effect no limit.
+constexpr long kNoIdleConnectionLimit = 1L << 20;
+
 }  // namespace
 
 std::shared_ptr<CurlEngine> CurlEngine::instance() {
@@ -91,6 +94,12 @@ CurlEngine::CurlEngine() : poller_(Poller::create()) {
     curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
     curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &CurlEngine::on_timer);
     curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+    // libcurl keeps at most 4 idle connections per transfer still running and
+    // closes the oldest beyond that, so a burst's connections were closed as it
+    // ended and opened again for the next. urllib3 keeps its pool's connections;
+    // so do we: each client's cap bounds how many it opens, and closing the
+    // client closes them.
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, kNoIdleConnectionLimit);
     thread_ = std::thread([this] { run(); });
 }
 
