@@ -145,6 +145,8 @@ NATIVE_ONLY = {
     "HttpSession",
     "shutdown_curl_engine",
     "curl_in_flight",
+    "curl_wakes",
+    "wake_io_thread",
     "set_stream_buffer_budget",
     "stream_buffered",
 }
