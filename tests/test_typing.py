@@ -147,6 +147,7 @@ NATIVE_ONLY = {
     "curl_in_flight",
     "curl_wakes",
     "wake_io_thread",
+    "set_max_wake_deferral",
     "set_stream_buffer_budget",
     "stream_buffered",
 }

@@ -115,9 +115,24 @@ void CurlEngine::post(Command command, bool defer_wake) {
     {
         std::lock_guard<std::mutex> lock(commands_mutex_);
         commands_.push_back(std::move(command));
-        if (!defer_wake && !notified_) wake = notified_ = true;
+        if (!notified_) {
+            if (!defer_wake) {
+                wake = true;
+            } else if (commands_.size() == 1) {
+                oldest_unannounced_ = Clock::now();
+            } else {
+                wake = Clock::now() - oldest_unannounced_ >= max_deferral_;
+            }
+            notified_ = wake;
+        }
     }
     if (wake) notify();
+}
+
+std::chrono::microseconds CurlEngine::set_max_deferral(std::chrono::microseconds limit) {
+    std::lock_guard<std::mutex> lock(commands_mutex_);
+    std::swap(limit, max_deferral_);
+    return limit;
 }
 
 void CurlEngine::flush() {

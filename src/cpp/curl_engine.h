@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -36,10 +37,16 @@ public:
     // Any thread. Each wakes the I/O thread at most once per batch. With
     // `defer_wake` the I/O thread is left asleep until the caller's flush()
     // (an event loop flushes once per iteration: one wake for all the calls
-    // it started in it, instead of one each).
+    // it started in it, instead of one each), or until the batch's first
+    // deferred command has waited max_deferral (see set_max_deferral).
     void submit(std::shared_ptr<Transfer> transfer, bool defer_wake = false);
     // Wakes the I/O thread if commands wait for it unannounced.
     void flush();
+    // The longest a deferred command waits for its wake before the next one
+    // deferred wakes the I/O thread (default 1 ms: a loop turn that resumes a
+    // hundred calls lasts tens of milliseconds, while their connections idle).
+    // Returns the previous limit.
+    std::chrono::microseconds set_max_deferral(std::chrono::microseconds limit);
     void resume(std::shared_ptr<Transfer> transfer);
     // A finished streaming body was read to its end: its slot is free.
     void body_consumed(std::shared_ptr<Transfer> transfer);
@@ -91,6 +98,8 @@ private:
     std::mutex commands_mutex_;
     std::vector<Command> commands_;
     bool notified_ = false;  // the I/O thread will wake for what commands_ holds
+    Clock::time_point oldest_unannounced_;  // when commands_ got its first deferred one
+    std::chrono::microseconds max_deferral_{1000};
 
     // I/O thread only.
     std::unordered_map<Transfer*, std::shared_ptr<Transfer>> running_;

@@ -9,6 +9,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <cctype>
+#include <chrono>
 #include <optional>
 
 namespace nb = nanobind;
@@ -287,6 +288,16 @@ void bind_native_engine(nb::module_& m) {
 
     m.def("wake_io_thread", [] { CurlEngine::instance()->flush(); },
           "Start what send(..., defer_wake=True) queued since the I/O thread last woke.");
+    m.def("set_max_wake_deferral",
+          [](double seconds) {
+              const auto limit = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::duration<double>(seconds));
+              return std::chrono::duration<double>(CurlEngine::instance()->set_max_deferral(limit))
+                  .count();
+          },
+          "seconds"_a,
+          "Set how long a deferred send may wait for its wake before the next deferred "
+          "send wakes the I/O thread (default 0.001); returns the previous limit.");
     m.def("set_stream_buffer_budget", &set_stream_buffer_budget, "bytes"_a,
           "Set the budget of unread streaming-body bytes across all transfers (above it "
           "each transfer pauses once it holds 128 KiB); returns the previous budget.");
