@@ -5,6 +5,7 @@ engine by the other test files."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import http.server
 import json
@@ -290,6 +291,19 @@ async def test_bursts_reuse_the_pools_connections(fast_stub: StubServer) -> None
     assert opened == set()
 
 
+@contextlib.contextmanager
+def no_stray_commands() -> Iterator[None]:
+    """No garbage collection meanwhile: a transfer or session of an earlier test
+    collected here would post a command, waking the I/O thread for deferred sends."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@no_stray_commands()
 def test_a_deferred_send_waits_for_a_wake(fast_stub: StubServer) -> None:
     """send(defer_wake=True) stays queued until wake_io_thread(), or until any
     other command wakes the I/O thread: a loop closed before its wake strands
@@ -309,6 +323,7 @@ def test_a_deferred_send_waits_for_a_wake(fast_stub: StubServer) -> None:
     assert held.status == other.status == 200
 
 
+@no_stray_commands()
 def test_a_deferred_send_waits_a_millisecond_at_most(fast_stub: StubServer) -> None:
     """A deferred send that has waited 1 ms goes out with the next deferred one,
     without its loop's wake: a loop turn that resumes a hundred calls lasts tens
