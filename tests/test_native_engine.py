@@ -234,7 +234,7 @@ async def test_a_thousand_calls_in_flight() -> None:
     assert server.answered_unfilled == 0
     assert server.arrived == calls
     assert [r["Parameter"]["Name"] for r in results] == [f"/p/{i}" for i in range(calls)]
-    assert server.threads_when_all_arrived == baseline
+    assert server.threads_when_all_arrived <= baseline  # an idle worker of an earlier test may exit
 
 
 async def test_calls_started_together_wake_the_io_thread_once(fast_stub: StubServer) -> None:
