@@ -258,36 +258,50 @@ async def test_calls_started_together_wake_the_io_thread_once(fast_stub: StubSer
     assert 1 <= wakes <= 2  # 2: a stray command, e.g. an earlier test's transfer collected
 
 
-def socket_inodes() -> set[str]:
-    found = set()
+def connections_to(port: int) -> set[str]:
+    """This process's TCP connections to 127.0.0.1:``port``, by socket inode."""
+    ours = set()
     for fd in os.listdir("/proc/self/fd"):
         try:
             target = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
             continue  # closed meanwhile
-        if target.startswith("socket:"):
-            found.add(target)
+        if target.startswith("socket:["):
+            ours.add(target[len("socket:[") : -1])
+    found = set()
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            remote_port = int(fields[2].split(":")[1], 16)
+            if remote_port == port and fields[9] in ours:
+                found.add(fields[9])
     return found
 
 
 async def test_bursts_reuse_the_pools_connections(fast_stub: StubServer) -> None:
     """The pool keeps its idle connections, as urllib3's does. libcurl by itself
     keeps 4 for each transfer still running (in any client), so bursts that end
-    while another call runs lose connections, and the next burst connects again."""
+    while another call runs lose connections, and the next burst connects again.
+    Each burst goes out in one wake (the deferral limit is lifted), so the first
+    opens all the connections the others need."""
     ssm = stub_ssm(fast_stub, max_pool_connections=10)
-    with StubServer(latency_ms=300) as slower_stub:
-        async with (
-            aboto3.AIOClient(ssm, engine="native") as aio,
-            aboto3.AIOClient(stub_ssm(slower_stub), engine="native") as slow,
-        ):
-            await slow.get_parameter(Name="/s")  # its connection is open from here on
-            await asyncio.gather(*(aio.get_parameter(Name="/b") for _ in range(13)))
-            before = socket_inodes()
-            slow_call = asyncio.ensure_future(slow.get_parameter(Name="/s"))
-            for _ in range(5):  # 13 calls, so the last few of each end with 2 or 3 running
+    limit = _core.set_max_wake_deferral(60.0)
+    try:
+        with StubServer(latency_ms=300) as slower_stub:
+            async with (
+                aboto3.AIOClient(ssm, engine="native") as aio,
+                aboto3.AIOClient(stub_ssm(slower_stub), engine="native") as slow,
+            ):
+                await slow.get_parameter(Name="/s")  # its connection is open from here on
                 await asyncio.gather(*(aio.get_parameter(Name="/b") for _ in range(13)))
-            await slow_call
-            opened = socket_inodes() - before
+                before = connections_to(fast_stub.port)
+                slow_call = asyncio.ensure_future(slow.get_parameter(Name="/s"))
+                for _ in range(5):  # 13 calls, so the last few of each end with 2 or 3 running
+                    await asyncio.gather(*(aio.get_parameter(Name="/b") for _ in range(13)))
+                await slow_call
+                opened = connections_to(fast_stub.port) - before
+    finally:
+        _core.set_max_wake_deferral(limit)
     assert opened == set()
 
 
