@@ -254,6 +254,9 @@ async def test_calls_started_together_wake_the_io_thread_once(fast_stub: StubSer
     finally:
         _core.set_max_wake_deferral(limit)
     assert limit == pytest.approx(0.001)
+    for wrong in (-1.0, float("nan"), 1e300):
+        with pytest.raises(ValueError, match="between 0 and 3600 seconds"):
+            _core.set_max_wake_deferral(wrong)
     assert [r["Parameter"]["Name"] for r in results] == ["/w"] * 20
     assert 1 <= wakes <= 2  # 2: a stray command, e.g. an earlier test's transfer collected
 

@@ -290,6 +290,9 @@ void bind_native_engine(nb::module_& m) {
           "Start what send(..., defer_wake=True) queued since the I/O thread last woke.");
     m.def("set_max_wake_deferral",
           [](double seconds) {
+              if (!(seconds >= 0.0 && seconds <= 3600.0)) {  // NaN too
+                  throw nb::value_error("the wake deferral limit must be between 0 and 3600 seconds");
+              }
               const auto limit = std::chrono::duration_cast<std::chrono::microseconds>(
                   std::chrono::duration<double>(seconds));
               return std::chrono::duration<double>(CurlEngine::instance()->set_max_deferral(limit))
