@@ -29,7 +29,7 @@ import aboto3
 
 if "native" not in aboto3.engines():
     pytest.skip("this install has no native engine", allow_module_level=True)
-from aboto3 import _core
+from aboto3 import _core, _native
 from aboto3._native import NativeHTTPSession
 from benchmarks.stub import StubServer
 
@@ -259,6 +259,84 @@ async def test_calls_started_together_wake_the_io_thread_once(fast_stub: StubSer
             _core.set_max_wake_deferral(wrong)
     assert [r["Parameter"]["Name"] for r in results] == ["/w"] * 20
     assert 1 <= wakes <= 2  # 2: a stray command, e.g. an earlier test's transfer collected
+
+
+async def test_calls_started_together_schedule_one_wake(
+    fast_stub: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The calls started in one loop iteration schedule one wake_io_thread
+    between them, and the next iteration's calls schedule their own."""
+    flushes = []
+    flush = _core.wake_io_thread
+    monkeypatch.setattr(_core, "wake_io_thread", lambda: flushes.append(1) or flush())
+    ssm = stub_ssm(fast_stub, max_pool_connections=10)
+    async with aboto3.AIOClient(ssm, engine="native") as aio:
+        await aio.get_parameter(Name="/warm")
+        flushes.clear()
+        results = await asyncio.gather(*(aio.get_parameter(Name="/w") for _ in range(20)))
+        assert len(flushes) == 1  # 20 without the sharing
+        await aio.get_parameter(Name="/w")
+        assert len(flushes) == 2
+    assert [r["Parameter"]["Name"] for r in results] == ["/w"] * 20
+
+
+def test_a_wake_scheduled_on_a_stopped_loop_does_not_hold_back_another_loop(
+    fast_stub: StubServer,
+) -> None:
+    """A loop stopped before its scheduled wake ran holds back only its own
+    calls: another loop's calls schedule a wake of their own."""
+    limit = _core.set_max_wake_deferral(60.0)  # only a scheduled wake sends the call
+    first = asyncio.new_event_loop()
+    try:
+        aio = aboto3.AIOClient(stub_ssm(fast_stub), engine="native")
+        task = first.create_task(aio.get_parameter(Name="/held"))
+        first.call_soon(first.stop)  # the call starts and schedules its wake; the loop stops
+        first.run_forever()
+        assert not task.done()
+        assert first in _native._waking_loops
+
+        async def elsewhere() -> Any:
+            async with aboto3.AIOClient(stub_ssm(fast_stub), engine="native") as other:
+                return await asyncio.wait_for(other.get_parameter(Name="/other"), 5)
+
+        assert asyncio.run(elsewhere())["Parameter"]["Name"] == "/other"
+        # Run again, the stopped loop wakes the I/O thread for its own call.
+        assert first.run_until_complete(task)["Parameter"]["Name"] == "/held"
+        first.run_until_complete(aio.close())
+    finally:
+        first.close()
+        _core.set_max_wake_deferral(limit)
+
+
+def test_request_headers_are_read_as_botocore_lists_them() -> None:
+    """The send reads botocore's HeadersDict through the dict behind it; the
+    pairs, order and case are what its items() gives, and anything else
+    (a subclass, another mapping) goes through items()."""
+    from botocore.awsrequest import AWSRequest, HeadersDict
+
+    assert _native.HEADER_PAIRS_READ_DIRECTLY  # every botocore from 1.29 keeps that layout
+    request = AWSRequest(
+        "PUT",
+        "https://b.s3.amazonaws.com/k",
+        data=b"x",
+        headers={"Content-MD5": "a", "x-amz-meta-Case": "Kept", "Expect": "100-continue"},
+    )
+    request.headers["X-Amz-Date"] = "20260101T000000Z"
+    prepared = request.prepare()
+    prepared.headers["content-md5"] = "b"  # replaces the value, keeps the first spelling
+    prepared.headers["X-Empty"] = ""
+    assert type(prepared.headers) is HeadersDict
+    pairs = _native._header_pairs(prepared.headers)
+    assert pairs == list(prepared.headers.items())
+    assert pairs[0] == ("Content-MD5", "b")
+
+    class Reordered(HeadersDict):  # type: ignore[misc]
+        def __iter__(self) -> Iterator[str]:
+            return reversed(list(super().__iter__()))
+
+    reordered = Reordered(prepared.headers)
+    assert _native._header_pairs(reordered) == list(reordered.items()) == pairs[::-1]
+    assert _native._header_pairs({"A": "1"}) == [("A", "1")]
 
 
 def connections_to(port: int) -> set[str]:

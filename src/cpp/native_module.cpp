@@ -11,6 +11,7 @@
 #include <cctype>
 #include <chrono>
 #include <optional>
+#include <string_view>
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -18,7 +19,7 @@ using namespace nb::literals;
 namespace aboto3 {
 namespace {
 
-bool header_is(const std::string& name, const char* wanted) {
+bool header_is(std::string_view name, const char* wanted) {
     std::size_t i = 0;
     for (; wanted[i] != '\0'; ++i) {
         if (i >= name.size() ||
@@ -46,6 +47,18 @@ std::string as_bytes(nb::handle value) {
     std::string out(static_cast<const char*>(view.buf), static_cast<std::size_t>(view.len));
     PyBuffer_Release(&view);
     return out;
+}
+
+// A header name or value as http.client sends it: an ASCII str (nearly
+// every header) is viewed in place, anything else converted into `copy`.
+std::string_view header_bytes(nb::handle value, std::string& copy) {
+    PyObject* text = value.ptr();
+    if (PyUnicode_Check(text) && PyUnicode_IS_ASCII(text)) {
+        return {static_cast<const char*>(PyUnicode_DATA(text)),
+                static_cast<std::size_t>(PyUnicode_GET_LENGTH(text))};
+    }
+    copy = as_bytes(value);
+    return copy;
 }
 
 // The Python face of one transfer. Dropping it before the transfer is over
@@ -140,10 +153,12 @@ struct HttpSession {
         request.proxy_url = proxy_url;
         request.stream = stream;
         bool has_expect = false, has_accept = false, has_accept_encoding = false;
+        request.header_lines.reserve(headers.size() + 4);
+        std::string name_copy, value_copy;
         for (nb::handle item : headers) {
             nb::tuple pair = nb::borrow<nb::tuple>(item);
-            std::string name = as_bytes(pair[0]);
-            std::string value = as_bytes(pair[1]);
+            const std::string_view name = header_bytes(pair[0], name_copy);
+            const std::string_view value = header_bytes(pair[1], value_copy);
             has_expect |= header_is(name, "expect");
             request.has_content_type |= header_is(name, "content-type");
             has_accept |= header_is(name, "accept");
@@ -153,13 +168,20 @@ struct HttpSession {
             }
             if (header_is(name, "content-length")) {
                 try {
-                    request.content_length = std::stoll(value);
+                    request.content_length = std::stoll(std::string(value));
                 } catch (const std::exception&) {
                     throw nb::value_error("invalid Content-Length header");
                 }
             }
             // libcurl sends "Name;" as a header with an empty value.
-            request.header_lines.push_back(value.empty() ? name + ";" : name + ": " + value);
+            std::string& line = request.header_lines.emplace_back();
+            line.reserve(name.size() + value.size() + 2);
+            line.append(name);
+            if (value.empty()) {
+                line += ';';
+            } else {
+                line.append(": ").append(value);
+            }
         }
         // Send what urllib3 sends: no libcurl defaults, no unasked-for Expect,
         // and http.client's Accept-Encoding where it puts it, right after Host
