@@ -43,7 +43,7 @@ public:
     // Wakes the I/O thread if commands wait for it unannounced.
     void flush();
     // The longest a deferred command waits for its wake before the next one
-    // deferred wakes the I/O thread (default 1 ms: a loop turn that resumes a
+    // deferred wakes the I/O thread (default 2 ms: a loop turn that resumes a
     // hundred calls lasts tens of milliseconds, while their connections idle).
     // Returns the previous limit.
     std::chrono::microseconds set_max_deferral(std::chrono::microseconds limit);
@@ -99,7 +99,7 @@ private:
     std::vector<Command> commands_;
     bool notified_ = false;  // the I/O thread will wake for what commands_ holds
     Clock::time_point oldest_unannounced_;  // when commands_ got its first deferred one
-    std::chrono::microseconds max_deferral_{1000};
+    std::chrono::microseconds max_deferral_{2000};
 
     // I/O thread only.
     std::unordered_map<Transfer*, std::shared_ptr<Transfer>> running_;
