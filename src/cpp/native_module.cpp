@@ -322,7 +322,7 @@ void bind_native_engine(nb::module_& m) {
           },
           "seconds"_a,
           "Set how long a deferred send may wait for its wake before the next deferred "
-          "send wakes the I/O thread (default 0.001); returns the previous limit.");
+          "send wakes the I/O thread (default 0.002); returns the previous limit.");
     m.def("set_stream_buffer_budget", &set_stream_buffer_budget, "bytes"_a,
           "Set the budget of unread streaming-body bytes across all transfers (above it "
           "each transfer pauses once it holds 128 KiB); returns the previous budget.");
