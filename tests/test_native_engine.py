@@ -764,3 +764,10 @@ async def test_no_leaks_over_many_calls(fast_stub: StubServer) -> None:
         # A leak of even 100 bytes a call would add several MiB over the second half.
         if not UNDER_ASAN:  # its quarantine grows RSS with what is freed (tests/rss.py)
             assert rss_end - rss_half < 2 * 1024
+
+
+def test_send_refuses_header_items_that_are_not_pairs() -> None:
+    session = _core.HttpSession(1, 5.0, 5.0)
+    for items in ([["X-A", "1"]], [("X-A", "1", "2")], ["X-A: 1"]):
+        with pytest.raises(TypeError, match=r"\(name, value\) tuples"):
+            session.send("GET", "http://127.0.0.1:9/", items, None, False)

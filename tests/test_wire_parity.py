@@ -423,3 +423,80 @@ async def test_dot_segment_keys_land_as_given(
     # Plain boto3 saw the same: every key where it was put, none elsewhere.
     assert s3.list_objects_v2(Bucket="dots-a")["KeyCount"] == 0
     assert s3.list_objects_v2(Bucket="bucket-b")["KeyCount"] == 0
+
+
+# Header names and values as user code may set them (here in a before-send
+# hook): the ones http.client refuses (a CR or LF that would start a header of
+# its own, a colon or leading space in a name, what latin-1 or ASCII cannot
+# encode, a type it cannot send) and ones it lets through (a folded line, a
+# tab, an int, a bool, latin-1).
+ODD_HEADERS = [
+    ("X-Injected", "a\r\nInjected: 1"),
+    ("X-Injected-Bytes", b"a\r\nInjected: 1"),
+    ("X-Lf", "a\nb"),
+    ("X-Cr", "a\rb"),
+    ("X-Trailing-Cr", "a\r"),
+    ("X-Folded", "a\r\n b"),
+    ("X-Tab", "a\tb"),
+    ("Bad:Name", "1"),
+    (" Lead", "1"),
+    ("", "1"),
+    ("Na\u00efve", "1"),
+    ("X-Latin", "caf\u00e9"),
+    ("X-Euro", "\u20ac"),
+    ("X-Int", 5),
+    ("X-Bool", True),
+    ("X-None", None),
+    ("X-Float", 1.5),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), ODD_HEADERS, ids=[repr(h) for h in ODD_HEADERS])
+async def test_headers_http_client_refuses_are_refused_alike(
+    name: str, value: Any, make_aio: Callable[..., aboto3.AIOClient[Any]]
+) -> None:
+    """What plain boto3 does with such a header, every engine does: the same
+    exception (botocore's HTTPClientError around http.client's), the same
+    attempts, and for a header it sends, the same bytes on the wire. Never a
+    request with a header injected."""
+    mode = "standard" if name == "X-Injected" else "legacy"
+    with CaptureServer() as server:
+
+        def client() -> Any:
+            s3 = boto3.client(
+                "s3",
+                region_name=REGION,
+                endpoint_url=server.url,
+                # Standard retries retry what sending raises, after a back-off
+                # of up to a second: one case shows the attempts match.
+                config=Config(retries={"mode": mode, "max_attempts": 2}),
+            )
+            s3.meta.events.register(
+                "before-send", lambda request, **_: request.headers.__setitem__(name, value)
+            )
+            s3.meta.events.register("before-send", lambda **_: attempts.append(1))
+            return s3
+
+        def outcome(error: BaseException | None) -> Any:
+            sent = [normalised(r) for r in server.take()]
+            return (type(error).__name__, str(error)) if error else None, len(attempts), sent
+
+        attempts: list[int] = []
+        try:
+            client().put_object(Bucket=BUCKET, Key="k", Body=b"x")
+            expected = outcome(None)
+        except Exception as error:
+            expected = outcome(error)
+        attempts = []
+        try:
+            async with make_aio(client()) as aio:
+                await aio.put_object(Bucket=BUCKET, Key="k", Body=b"x")
+            actual = outcome(None)
+        except Exception as error:
+            actual = outcome(error)
+    assert actual[:2] == expected[:2]
+    assert [difference(want, got) for want, got in zip(expected[2], actual[2])] == [
+        [] for _ in expected[2]
+    ]
+    assert len(actual[2]) == len(expected[2])
+    assert all(header[0].lower() != b"injected" for sent in actual[2] for header in sent[3])

@@ -438,19 +438,25 @@ class NativeHTTPSession:
         read_timeout = context.get("read_timeout")
         stream = bool(request.stream_output)
         loop = asyncio.get_running_loop() if in_engine_greenlet() else None
-        transfer = self._core.send(
-            request.method,
-            request.url,
-            _header_pairs(request.headers),
-            body,
-            stream,
-            proxy_url,
-            -1.0 if read_timeout is None else float(read_timeout),
-            feeder is not None,
-            feeder is not None and feeder.seekable,
-            target,
-            loop is not None,
-        )
+        try:
+            transfer = self._core.send(
+                request.method,
+                request.url,
+                _header_pairs(request.headers),
+                body,
+                stream,
+                proxy_url,
+                -1.0 if read_timeout is None else float(read_timeout),
+                feeder is not None,
+                feeder is not None and feeder.seekable,
+                target,
+                loop is not None,
+            )
+        except Exception as error:
+            # A header http.client refuses (CR or LF in a value, a colon in a
+            # name...), refused with its exception: URLLib3Session wraps
+            # whatever sending raises the same way.
+            raise HTTPClientError(error=error) from None
         if loop is not None and loop not in _waking_loops:
             # The I/O thread is woken once per loop iteration for all the calls
             # started in it: waking a sleeping thread costs more than the rest

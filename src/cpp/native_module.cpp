@@ -49,16 +49,93 @@ std::string as_bytes(nb::handle value) {
     return out;
 }
 
-// A header name or value as http.client sends it: an ASCII str (nearly
-// every header) is viewed in place, anything else converted into `copy`.
-std::string_view header_bytes(nb::handle value, std::string& copy) {
-    PyObject* text = value.ptr();
-    if (PyUnicode_Check(text) && PyUnicode_IS_ASCII(text)) {
-        return {static_cast<const char*>(PyUnicode_DATA(text)),
-                static_cast<std::size_t>(PyUnicode_GET_LENGTH(text))};
+// What http.client's putheader does with a header name or value, so that a
+// request urllib3 refuses is refused here too, with the same exception (which
+// the session wraps as botocore does), and never sent: libcurl would send a
+// value holding CR or LF as it is, and the rest of it as headers of their own.
+// An ASCII str or a bytes object (nearly every header) is viewed in place;
+// anything else is converted into `copy`.
+std::string_view bytes_view(PyObject* data) {
+    return {PyBytes_AS_STRING(data), static_cast<std::size_t>(PyBytes_GET_SIZE(data))};
+}
+
+std::string_view ascii_view(PyObject* text) {
+    return {static_cast<const char*>(PyUnicode_DATA(text)),
+            static_cast<std::size_t>(PyUnicode_GET_LENGTH(text))};
+}
+
+// A type http.client does not convert goes to its own regular expression,
+// which raises the TypeError it would; a bytes-like one passes and is copied.
+std::string_view unconverted(nb::handle value, const char* check, std::string& copy) {
+    if (!PyObject_CheckBuffer(value.ptr())) {
+        nb::module_::import_("http.client").attr(check)(value);
     }
     copy = as_bytes(value);
     return copy;
+}
+
+[[noreturn]] void refuse(const char* what, std::string_view bytes) {
+    nb::bytes shown(bytes.data(), bytes.size());
+    PyErr_Format(PyExc_ValueError, "Invalid header %s %R", what, shown.ptr());
+    throw nb::python_error();
+}
+
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// str names as ASCII (http.client's encode('ascii')); legal as its
+// _is_legal_header_name: not empty, no leading whitespace, no ':', CR or LF.
+std::string_view header_name(nb::handle value, std::string& copy) {
+    PyObject* name = value.ptr();
+    std::string_view bytes;
+    if (PyUnicode_Check(name) && PyUnicode_IS_ASCII(name)) {
+        bytes = ascii_view(name);
+    } else if (PyBytes_Check(name)) {
+        bytes = bytes_view(name);
+    } else if (PyUnicode_Check(name)) {
+        nb::object encoded = nb::steal(PyUnicode_AsEncodedString(name, "ascii", "strict"));
+        if (!encoded.is_valid()) throw nb::python_error();
+        copy.assign(bytes_view(encoded.ptr()));
+        bytes = copy;
+    } else {
+        bytes = unconverted(value, "_is_legal_header_name", copy);
+    }
+    bool legal = !bytes.empty() && bytes[0] != ':' && !is_space(bytes[0]);
+    for (std::size_t i = 1; legal && i < bytes.size(); ++i) {
+        legal = bytes[i] != ':' && bytes[i] != '\r' && bytes[i] != '\n';
+    }
+    if (!legal) refuse("name", bytes);
+    return bytes;
+}
+
+// str values as latin-1, ints as their digits; illegal as http.client's
+// _is_illegal_header_value: an LF not followed by a space or tab, a CR not
+// followed by a space, tab or LF (a folded continuation line passes).
+std::string_view header_value(nb::handle value, std::string& copy) {
+    PyObject* object = value.ptr();
+    std::string_view bytes;
+    if (PyBytes_Check(object)) {
+        bytes = bytes_view(object);
+    } else if (PyUnicode_Check(object) && PyUnicode_IS_ASCII(object)) {
+        bytes = ascii_view(object);
+    } else if (PyUnicode_Check(object)) {
+        copy = as_bytes(value);
+        bytes = copy;
+    } else if (PyLong_Check(object)) {
+        copy = nb::str(value).c_str();
+        bytes = copy;
+    } else {
+        bytes = unconverted(value, "_is_illegal_header_value", copy);
+    }
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        const char next = i + 1 < bytes.size() ? bytes[i + 1] : '\0';
+        if ((bytes[i] == '\n' && next != ' ' && next != '\t') ||
+            (bytes[i] == '\r' && next != ' ' && next != '\t' && next != '\n')) {
+            refuse("value", bytes);
+        }
+    }
+    return bytes;
 }
 
 // The Python face of one transfer. Dropping it before the transfer is over
@@ -156,9 +233,12 @@ struct HttpSession {
         request.header_lines.reserve(headers.size() + 4);
         std::string name_copy, value_copy;
         for (nb::handle item : headers) {
+            if (!PyTuple_Check(item.ptr()) || PyTuple_GET_SIZE(item.ptr()) != 2) {
+                throw nb::type_error("headers must be a list of (name, value) tuples");
+            }
             nb::tuple pair = nb::borrow<nb::tuple>(item);
-            const std::string_view name = header_bytes(pair[0], name_copy);
-            const std::string_view value = header_bytes(pair[1], value_copy);
+            const std::string_view name = header_name(pair[0], name_copy);
+            const std::string_view value = header_value(pair[1], value_copy);
             has_expect |= header_is(name, "expect");
             request.has_content_type |= header_is(name, "content-type");
             has_accept |= header_is(name, "accept");
