@@ -29,6 +29,7 @@ from typing import Any, Callable
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import HTTPClientError
 
 import aboto3
 
@@ -208,11 +209,11 @@ CORPUS = corpus()
 def normalised(request: Captured) -> tuple[Any, ...]:
     headers = []
     for name, raw in request.headers:
-        # The one difference in form: http.client writes "Name: value" and
-        # "Name: " for an empty value, libcurl "Name:" (it cannot send a value
-        # of whitespace). Whitespace around a value is not part of it (RFC 9110
-        # 5.5), so one space after the colon is all that may differ.
-        value = raw[1:] if raw.startswith(b" ") else raw
+        # The one difference in form: http.client writes "Name: value", and
+        # "Name: " and the blanks for an empty or blank value, libcurl "Name:"
+        # (it cannot send a value of whitespace). Whitespace around a value is
+        # not part of it (RFC 9110 5.5), so that is all that may differ.
+        value = raw.strip(b" \t")
         pattern = TIME_DEPENDENT.get(name.lower())
         headers.append((name, pattern.sub(b"<varies>", value) if pattern else value))
     return (
@@ -429,7 +430,7 @@ async def test_dot_segment_keys_land_as_given(
 # hook): the ones http.client refuses (a CR or LF that would start a header of
 # its own, a colon or leading space in a name, what latin-1 or ASCII cannot
 # encode, a type it cannot send) and ones it lets through (a folded line, a
-# tab, an int, a bool, latin-1).
+# tab, a blank value, which libcurl would leave out, an int, a bool, latin-1).
 ODD_HEADERS = [
     ("X-Injected", "a\r\nInjected: 1"),
     ("X-Injected-Bytes", b"a\r\nInjected: 1"),
@@ -438,6 +439,8 @@ ODD_HEADERS = [
     ("X-Trailing-Cr", "a\r"),
     ("X-Folded", "a\r\n b"),
     ("X-Tab", "a\tb"),
+    ("X-Blank", "  "),
+    ("X-Blank-Tab", "\t"),
     ("Bad:Name", "1"),
     (" Lead", "1"),
     ("", "1"),
@@ -500,3 +503,31 @@ async def test_headers_http_client_refuses_are_refused_alike(
     ]
     assert len(actual[2]) == len(expected[2])
     assert all(header[0].lower() != b"injected" for sent in actual[2] for header in sent[3])
+
+
+async def test_a_nul_byte_in_a_header_is_refused_not_cut_short(
+    make_aio: Callable[..., aboto3.AIOClient[Any]], engine: str
+) -> None:
+    """http.client sends a NUL byte in a header value; libcurl's header lines
+    end at one. The native engine refuses such a header with an error that
+    says so, and sends nothing; the thread engines send what boto3 sends."""
+    with CaptureServer() as server:
+        s3 = boto3.client(
+            "s3",
+            region_name=REGION,
+            endpoint_url=server.url,
+            config=Config(retries={"total_max_attempts": 1}),
+        )
+        call = {"Bucket": BUCKET, "Key": "k", "Body": b"x", "Metadata": {"m": "a\x00b"}}
+        s3.put_object(**call)
+        (expected,) = server.take()
+        assert expected.header(b"x-amz-meta-m") == b"a\x00b"
+        async with make_aio(s3) as aio:
+            if engine == "native":
+                with pytest.raises(HTTPClientError, match="cannot send a NUL byte"):
+                    await aio.put_object(**call)
+                assert server.take() == []
+            else:
+                await aio.put_object(**call)
+                (actual,) = server.take()
+                assert difference(normalised(expected), normalised(actual)) == []

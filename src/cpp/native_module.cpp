@@ -74,10 +74,18 @@ std::string_view unconverted(nb::handle value, const char* check, std::string& c
     return copy;
 }
 
-[[noreturn]] void refuse(const char* what, std::string_view bytes) {
+[[noreturn]] void refuse(const char* what, std::string_view bytes, const char* why = "") {
     nb::bytes shown(bytes.data(), bytes.size());
-    PyErr_Format(PyExc_ValueError, "Invalid header %s %R", what, shown.ptr());
+    PyErr_Format(PyExc_ValueError, "Invalid header %s %R%s", what, shown.ptr(), why);
     throw nb::python_error();
+}
+
+// http.client would send a NUL byte; a libcurl header line ends at one, so the
+// rest would silently go missing.
+void refuse_nul(const char* what, std::string_view bytes) {
+    if (bytes.find('\0') != std::string_view::npos) {
+        refuse(what, bytes, ": the native engine cannot send a NUL byte in a header");
+    }
 }
 
 bool is_space(char c) {
@@ -106,6 +114,7 @@ std::string_view header_name(nb::handle value, std::string& copy) {
         legal = bytes[i] != ':' && bytes[i] != '\r' && bytes[i] != '\n';
     }
     if (!legal) refuse("name", bytes);
+    refuse_nul("name", bytes);
     return bytes;
 }
 
@@ -135,6 +144,7 @@ std::string_view header_value(nb::handle value, std::string& copy) {
             refuse("value", bytes);
         }
     }
+    refuse_nul("value", bytes);
     return bytes;
 }
 
@@ -253,11 +263,12 @@ struct HttpSession {
                     throw nb::value_error("invalid Content-Length header");
                 }
             }
-            // libcurl sends "Name;" as a header with an empty value.
+            // libcurl leaves out a header whose value is blank, and sends
+            // "Name;" as one with an empty value (http.client sends the blank).
             std::string& line = request.header_lines.emplace_back();
             line.reserve(name.size() + value.size() + 2);
             line.append(name);
-            if (value.empty()) {
+            if (value.find_first_not_of(" \t\r\n\v\f") == std::string_view::npos) {
                 line += ';';
             } else {
                 line.append(": ").append(value);
