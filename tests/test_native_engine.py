@@ -280,32 +280,44 @@ async def test_calls_started_together_schedule_one_wake(
     assert [r["Parameter"]["Name"] for r in results] == ["/w"] * 20
 
 
-def test_a_wake_scheduled_on_a_stopped_loop_does_not_hold_back_another_loop(
+def test_a_loop_whose_wake_is_pending_does_not_hold_back_another_loop(
     fast_stub: StubServer,
 ) -> None:
-    """A loop stopped before its scheduled wake ran holds back only its own
-    calls: another loop's calls schedule a wake of their own."""
-    limit = _core.set_max_wake_deferral(60.0)  # only a scheduled wake sends the call
-    first = asyncio.new_event_loop()
+    """A loop blocked before its scheduled wake ran holds back only its own
+    calls: another loop's calls, in another thread, schedule a wake of their own."""
+    limit = _core.set_max_wake_deferral(60.0)  # only a scheduled wake sends a call
+    released = threading.Event()
+    other: dict[str, Any] = {}
+
+    async def elsewhere() -> Any:
+        async with aboto3.AIOClient(stub_ssm(fast_stub), engine="native") as aio:
+            return await asyncio.wait_for(aio.get_parameter(Name="/other"), 5)
+
+    def block_until_the_other_loop_is_done() -> None:
+        # Runs after the held call has scheduled its wake, and before the wake.
+        def run_the_other_loop() -> None:
+            try:
+                other["result"] = asyncio.run(elsewhere())
+            except BaseException as error:  # a TimeoutError if it waited for this loop
+                other["error"] = error
+
+        thread = threading.Thread(target=run_the_other_loop)
+        thread.start()
+        thread.join(10)
+        released.set()
+
+    async def held() -> Any:
+        asyncio.get_running_loop().call_soon(block_until_the_other_loop_is_done)
+        async with aboto3.AIOClient(stub_ssm(fast_stub), engine="native") as aio:
+            return await aio.get_parameter(Name="/held")
+
     try:
-        aio = aboto3.AIOClient(stub_ssm(fast_stub), engine="native")
-        task = first.create_task(aio.get_parameter(Name="/held"))
-        first.call_soon(first.stop)  # the call starts and schedules its wake; the loop stops
-        first.run_forever()
-        assert not task.done()
-        assert first in _native._waking_loops
-
-        async def elsewhere() -> Any:
-            async with aboto3.AIOClient(stub_ssm(fast_stub), engine="native") as other:
-                return await asyncio.wait_for(other.get_parameter(Name="/other"), 5)
-
-        assert asyncio.run(elsewhere())["Parameter"]["Name"] == "/other"
-        # Run again, the stopped loop wakes the I/O thread for its own call.
-        assert first.run_until_complete(task)["Parameter"]["Name"] == "/held"
-        first.run_until_complete(aio.close())
+        assert asyncio.run(held())["Parameter"]["Name"] == "/held"
     finally:
-        first.close()
         _core.set_max_wake_deferral(limit)
+    assert released.is_set()
+    assert "error" not in other, other
+    assert other["result"]["Parameter"]["Name"] == "/other"
 
 
 def test_request_headers_are_read_as_botocore_lists_them() -> None:
