@@ -49,12 +49,6 @@ std::string as_bytes(nb::handle value) {
     return out;
 }
 
-// What http.client's putheader does with a header name or value, so that a
-// request urllib3 refuses is refused here too, with the same exception (which
-// the session wraps as botocore does), and never sent: libcurl would send a
-// value holding CR or LF as it is, and the rest of it as headers of their own.
-// An ASCII str or a bytes object (nearly every header) is viewed in place;
-// anything else is converted into `copy`.
 std::string_view bytes_view(PyObject* data) {
     return {PyBytes_AS_STRING(data), static_cast<std::size_t>(PyBytes_GET_SIZE(data))};
 }
@@ -92,6 +86,13 @@ bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+// What http.client's putheader does with a header name or value, so that a
+// request urllib3 refuses is refused here too, with the same exception (which
+// the session wraps as botocore does), and never sent: libcurl would send a
+// value holding CR or LF as it is, and the rest of it as headers of their own.
+// An ASCII str or a bytes object (nearly every header) is viewed in place;
+// anything else is converted into `copy`.
+//
 // str names as ASCII (http.client's encode('ascii')); legal as its
 // _is_legal_header_name: not empty, no leading whitespace, no ':', CR or LF.
 std::string_view header_name(nb::handle value, std::string& copy) {
