@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import inspect
 import io
+import math
+import operator
 import os
 import socket
 import stat
 import sys
+import types
 import weakref
 from collections.abc import Iterator
 from typing import Any, Callable, NoReturn, TypeVar
@@ -291,6 +295,41 @@ class _StreamingBody(io.RawIOBase):
     def release_conn(self) -> None:
         self.close()
 
+    @property
+    def _fp(self) -> Any:
+        # botocore's StreamingBody.set_socket_timeout reaches the socket of a
+        # urllib3 response as raw._fp.fp.raw._sock: this is that path, ending
+        # in the transfer's read timeout.
+        return types.SimpleNamespace(
+            fp=types.SimpleNamespace(raw=types.SimpleNamespace(_sock=_TransferSocket(self)))
+        )
+
+
+class _TransferSocket:
+    """What ``set_socket_timeout`` finds where urllib3 has the socket."""
+
+    def __init__(self, body: _StreamingBody) -> None:
+        self._body = body
+
+    def settimeout(self, timeout: float | None) -> None:
+        """The body's read timeout from now on, as ``socket.settimeout`` sets it:
+        ``None`` for none; a timeout raises ``ReadTimeoutError`` on a read that
+        waits longer, as urllib3's socket timeout does."""
+        if timeout is None:
+            seconds = 0.0
+        else:
+            # What a socket accepts, refused with its words: a float, or an int.
+            seconds = timeout if isinstance(timeout, float) else float(operator.index(timeout))
+            if math.isnan(seconds):
+                raise ValueError("Invalid value NaN (not a number)")
+            if seconds < 0:
+                raise ValueError("Timeout value out of range")
+            if seconds > 1e15:
+                raise OverflowError("timestamp out of range for platform time_t")
+            seconds = max(seconds, 1e-3)  # 0 (non-blocking) fails a read that must wait
+        if not self._body.closed:
+            self._body._transfer.set_read_timeout(seconds)
+
 
 # File bodies up to this size are read whole (one read, one copy); larger ones,
 # and bodies of unknown size, are fed to libcurl chunk by chunk as it sends.
@@ -541,27 +580,67 @@ class _OffloadingCredentials:
         return getattr(self.wrapped, name)
 
 
-_original_acquire = botocore.retries.bucket.TokenBucket.acquire
+_TokenBucket = botocore.retries.bucket.TokenBucket
+_original_acquire = _TokenBucket.acquire
+_original_max_rate = _TokenBucket.max_rate
 
 
 def _acquire_without_blocking_the_loop(self: Any, amount: int = 1, block: bool = True) -> bool:
-    """The adaptive retry mode's rate limiter: wait for a token by suspending."""
+    """The adaptive retry mode's rate limiter, waiting by suspending.
+
+    The same steps as botocore's blocking wait: refill, then wait until the
+    missing tokens have refilled at the current rate, or until ``max_rate``
+    changes (its setter wakes the waiters), and look again. Only the wait
+    itself differs: the greenlet suspends instead of blocking on the
+    condition variable, so the loop keeps running meanwhile.
+    """
     if not (block and in_engine_greenlet()):
         return _original_acquire(self, amount, block)  # type: ignore[no-any-return]
-    while True:
+    condition = self._new_fill_rate_condition
+    with condition:
+        self._refill()
+        if amount <= self._current_capacity:
+            self._current_capacity -= amount
+            return True
+        delay = self._sleep_amount(amount)
+    loop = asyncio.get_running_loop()
+    while delay > 0:
+        woken = loop.create_future()
+        waiters = self.__dict__.setdefault("_aboto3_waiters", set())
+        waiters.add(woken)
         try:
-            return _original_acquire(self, amount, block=False)  # type: ignore[no-any-return]
-        except botocore.exceptions.CapacityNotAvailableError:
-            fill_rate = getattr(self, "_fill_rate", 0) or 0
-            suspend(asyncio.sleep(amount / fill_rate if fill_rate > 0 else 0.05))
+            suspend(asyncio.wait((woken,), timeout=delay))
+        finally:
+            waiters.discard(woken)
+        with condition:
+            self._refill()
+            delay = self._sleep_amount(amount)
+            if delay <= 0:
+                self._current_capacity -= amount
+    return True
+
+
+def _set_max_rate_and_wake(self: Any, value: float) -> None:
+    _original_max_rate.fset(self, value)  # wakes botocore's blocked threads
+    for woken in list(self.__dict__.get("_aboto3_waiters", ())):
+        # A waiter of any loop: the rate may be set from another thread.
+        with contextlib.suppress(RuntimeError):  # its loop is closed
+            woken.get_loop().call_soon_threadsafe(_wake, woken)
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():
+        woken.set_result(None)
 
 
 def _install_suspension_points() -> None:
     # Retry back-off, waiter delays and long-polling back-off sleep with
     # time.sleep (however each module holds it); the adaptive limiter waits in
-    # TokenBucket.acquire on a condition variable.
+    # TokenBucket.acquire on a condition variable, which max_rate's setter
+    # notifies.
     intercept_sleep()
-    botocore.retries.bucket.TokenBucket.acquire = _acquire_without_blocking_the_loop
+    _TokenBucket.acquire = _acquire_without_blocking_the_loop
+    _TokenBucket.max_rate = property(_original_max_rate.fget, _set_max_rate_and_wake)
 
 
 class NativeEngine(Engine):
