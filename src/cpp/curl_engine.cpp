@@ -166,6 +166,10 @@ void CurlEngine::cancel(std::shared_ptr<Transfer> transfer) {
     post(Command{Kind::Cancel, std::move(transfer), nullptr});
 }
 
+void CurlEngine::retime(std::shared_ptr<Transfer> transfer) {
+    post(Command{Kind::Retime, std::move(transfer), nullptr});
+}
+
 void CurlEngine::release_connections(std::shared_ptr<Session> session) {
     post(Command{Kind::Release, nullptr, std::move(session)});
 }
@@ -293,6 +297,12 @@ void CurlEngine::run_commands() {
                     release_slot(*transfer);
                     unread_.erase(transfer.get());
                     release_share_if_idle(*transfer->session());
+                }
+                break;
+            case Kind::Retime:
+                if (running_.count(transfer.get())) {
+                    transfer->restart_idle_clock();
+                    watch_idle(*transfer, Clock::now());
                 }
                 break;
             case Kind::Release:

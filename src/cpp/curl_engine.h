@@ -51,6 +51,8 @@ public:
     // A finished streaming body was read to its end: its slot is free.
     void body_consumed(std::shared_ptr<Transfer> transfer);
     void cancel(std::shared_ptr<Transfer> transfer);
+    // The transfer's read timeout changed: its idle clock starts again now.
+    void retime(std::shared_ptr<Transfer> transfer);
     // Closes the session's idle connections (now, or when its calls end).
     void release_connections(std::shared_ptr<Session> session);
 
@@ -59,7 +61,7 @@ public:
     std::size_t wakes() const { return wakes_.load(std::memory_order_relaxed); }
 
 private:
-    enum class Kind { Submit, Resume, BodyConsumed, Cancel, Release, DisposeShare, Stop };
+    enum class Kind { Submit, Resume, BodyConsumed, Cancel, Retime, Release, DisposeShare, Stop };
     struct Command {
         Kind kind;
         std::shared_ptr<Transfer> transfer;

@@ -109,10 +109,12 @@ nb::object send_exception(const Failure& failure, const std::string& url, const 
     }
 }
 
-nb::object body_read_exception(const Failure& failure, const std::string& url) {
+nb::object body_read_exception(const Failure& failure) {
     nb::object urllib3 = nb::module_::import_("urllib3.exceptions");
     if (failure.kind == FailureKind::ReadTimeout) {
-        return urllib3.attr("ReadTimeoutError")(nb::none(), nb::str(url.c_str()), "Read timed out.");
+        // urllib3 gives no URL here (its response does not know it), so
+        // botocore's message says 'endpoint URL: "None"': the same words.
+        return urllib3.attr("ReadTimeoutError")(nb::none(), nb::none(), "Read timed out.");
     }
     if (failure.kind == FailureKind::Cancelled) {
         return nb::module_::import_("asyncio").attr("CancelledError")();

@@ -46,6 +46,6 @@ bool is_truncated(const Failure& failure);
 // translates itself (ProtocolError, ReadTimeoutError); a truncated body's is
 // urllib3's own ProtocolError around IncompleteRead, word for word.
 nb::object send_exception(const Failure& failure, const std::string& url, const std::string& proxy_url);
-nb::object body_read_exception(const Failure& failure, const std::string& url);
+nb::object body_read_exception(const Failure& failure);
 
 }  // namespace aboto3

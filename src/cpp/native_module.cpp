@@ -170,6 +170,13 @@ struct TransferHandle {
         if (transfer && transfer->mark_cancelled()) engine->cancel(transfer);
     }
 
+    void set_read_timeout(double seconds) {
+        // A positive timeout under a millisecond still times out, as a socket's would.
+        const long ms = seconds <= 0 ? 0 : std::max(1L, static_cast<long>(seconds * 1000));
+        transfer->set_read_timeout(ms);
+        engine->retime(transfer);
+    }
+
     bool feed(unsigned epoch, nb::bytes chunk) {
         const bool resume = transfer->feed_upload(epoch, chunk.c_str(), chunk.size());
         if (resume) engine->resume(transfer);
@@ -364,7 +371,7 @@ void bind_native_engine(nb::module_& m) {
             [](TransferHandle& h) -> nb::object {
                 Failure failure = h.transfer->failure();
                 if (failure.kind == FailureKind::None) return nb::none();
-                return body_read_exception(failure, h.transfer->request().url);
+                return body_read_exception(failure);
             },
             "The urllib3 exception for a failed body read, or None.")
         .def("upload_need",
@@ -378,7 +385,9 @@ void bind_native_engine(nb::module_& m) {
         .def("feed", &TransferHandle::feed, "epoch"_a, "chunk"_a,
             "Give the next chunk of a fed body (b'' at its end) for `epoch`; a chunk of an "
             "older epoch is dropped.")
-        .def("cancel", &TransferHandle::cancel, "Abandon the exchange and drop its connection.");
+        .def("cancel", &TransferHandle::cancel, "Abandon the exchange and drop its connection.")
+        .def("set_read_timeout", &TransferHandle::set_read_timeout, "seconds"_a,
+             "The read timeout from now on (0: none), as a socket timeout set while reading.");
 
     nb::class_<HttpSession>(m, "HttpSession", "One botocore client's HTTP settings for libcurl.")
         .def(nb::init<std::size_t, double, double, bool, const std::string&, const std::string&,

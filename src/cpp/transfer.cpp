@@ -57,7 +57,9 @@ std::string authority_of(const std::string& url) {
 
 
 Transfer::Transfer(std::shared_ptr<Session> session, Request request)
-    : session_(std::move(session)), request_(std::move(request)) {}
+    : session_(std::move(session)),
+      request_(std::move(request)),
+      read_timeout_ms_(request_.read_timeout_ms) {}
 
 std::size_t set_stream_buffer_budget(std::size_t bytes) { return stream_budget.exchange(bytes); }
 
@@ -664,8 +666,8 @@ void Transfer::resume_transfer() {
 }
 
 Clock::time_point Transfer::idle_deadline(Clock::time_point now) const {
-    const long limit = request_.read_timeout_ms >= 0 ? request_.read_timeout_ms
-                                                     : session_->config.read_timeout_ms;
+    const long own = read_timeout_ms_.load(std::memory_order_relaxed);
+    const long limit = own >= 0 ? own : session_->config.read_timeout_ms;
     // A paused reader, or a body not yet read from its source, is behind: not the server.
     if (limit <= 0 || paused_ || upload_paused_) return Clock::time_point::max();
     // Still connecting (the connect timeout applies): look again one period on.

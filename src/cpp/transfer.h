@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -144,6 +145,10 @@ public:
     // Stops waiting for it; the I/O thread drops the connection. Returns
     // whether the engine still has to be told.
     bool mark_cancelled();
+    // Any thread: the read timeout from now on (ms; 0: none), as a socket
+    // timeout set while a response is read (StreamingBody.set_socket_timeout).
+    // The caller then has the I/O thread look at the deadline again.
+    void set_read_timeout(long ms) { read_timeout_ms_.store(ms, std::memory_order_relaxed); }
 
     const Request& request() const { return request_; }
     const std::shared_ptr<Session>& session() const { return session_; }
@@ -159,6 +164,8 @@ public:
     void resume_transfer();
     // When the read timeout would expire if nothing arrives (max if never).
     Clock::time_point idle_deadline(Clock::time_point now) const;
+    // The reader's new read timeout (body.set_socket_timeout) counts from now.
+    void restart_idle_clock() { last_activity_ = Clock::now(); }
     bool idle_too_long(Clock::time_point now) const;
     void mark_idle_timeout() { idle_timed_out_ = true; }
     bool cancelled();
@@ -196,6 +203,8 @@ private:
     curl_slist* header_list_ = nullptr;
     std::size_t upload_offset_ = 0;
     Clock::time_point last_activity_;
+    // The request's read timeout, or the session's (-1), until the reader sets its own.
+    std::atomic<long> read_timeout_ms_;
     bool connected_ = false;
     bool idle_timed_out_ = false;
     bool callback_failed_ = false;
