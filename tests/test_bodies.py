@@ -20,6 +20,7 @@ import aboto3
 
 from .conftest import REGION, comparable
 from .scripted_server import Reply, ScriptedServer
+from .waits import InFlight, wait_until
 
 BIG = 9 * 1024 * 1024 + 12345  # more than 8 MiB, and not a multiple of any chunk size
 
@@ -220,19 +221,21 @@ async def test_chunked_body_longer_than_its_content_length_like_boto3(
 
 
 class Stalled:
-    """A body sent in two halves, the second only once ``go`` is set."""
+    """A body sent in two halves, the second only once ``go`` is set (or a
+    minute has passed: ``released`` then says it never was)."""
 
     def __init__(self, size: int, with_length: bool) -> None:
         self.data = random_bytes(size, seed=9)
         self.half = size // 2
         self.go = threading.Event()
+        self.released: bool | None = None
         self.with_length = with_length
 
     def __call__(self, reply: Reply) -> None:
         # Without a Content-Length the body ends when the connection closes.
         reply.start(200, {"Content-Length": str(len(self.data))} if self.with_length else {})
         reply.write(self.data[: self.half])
-        self.go.wait(10)
+        self.released = self.go.wait(60)
         reply.write(self.data[self.half :])
 
 
@@ -267,8 +270,9 @@ async def test_unknown_length_read_returns_what_has_come(stalled: tuple[Stalled,
     if script.with_length:
         pytest.skip("reads of a body of known length are batched")
     body = (await aio.get_object(Bucket="b", Key="k"))["Body"]
-    # Every byte asked for has arrived: no read may wait for the second half.
-    pieces = [await asyncio.wait_for(body.read(10_000), 2) for _ in range(script.half // 10_000)]
+    # Every byte asked for has arrived: no read may wait for the second half,
+    # which comes only after a minute (the wait_for is a hang guard).
+    pieces = [await asyncio.wait_for(body.read(10_000), 30) for _ in range(script.half // 10_000)]
     assert b"".join(pieces) == script.data[: script.half]
     script.go.set()
     assert await body.read() == script.data[script.half :]
@@ -276,23 +280,24 @@ async def test_unknown_length_read_returns_what_has_come(stalled: tuple[Stalled,
 
 async def test_reading_never_blocks_the_loop(stalled: tuple[Stalled, Any]) -> None:
     script, aio = stalled
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.005)
-            ticks += 1
-
-    ticking = asyncio.ensure_future(ticker())
     body = (await aio.get_object(Bucket="b", Key="k"))["Body"]
-    asyncio.get_running_loop().call_later(0.2, script.go.set)
-    try:
-        chunks = [chunk async for chunk in body.iter_chunks(10_000)]
-    finally:
-        ticking.cancel()
-    assert b"".join(chunks) == script.data
-    assert ticks >= 10  # the loop ran while the read waited on the network
+    reads = InFlight(body.streaming_body.read)  # the reads the engine runs
+    body.streaming_body.read = reads
+
+    def waiting_for_the_second_half() -> bool:
+        got = sum(map(len, reads.returned))
+        return any(not a or a[0] is None or got + a[0] > script.half for a in reads.calls.values())
+
+    async def read_all() -> list[bytes]:
+        return [chunk async for chunk in body.iter_chunks(10_000)]
+
+    reading = asyncio.ensure_future(read_all())
+    # This task sends the second half once a read waits for it: were the loop
+    # blocked by that read, this task could not run until the server gave up.
+    await wait_until(waiting_for_the_second_half, "a read waiting for the second half")
+    script.go.set()
+    assert b"".join(await reading) == script.data
+    assert script.released, "the read blocked the loop until the server gave up"
 
 
 async def test_close_while_reading(stalled: tuple[Stalled, Any]) -> None:

@@ -15,6 +15,7 @@ from botocore.config import Config
 from .conftest import REGION, requires_operation
 from .looplag import LoopLag
 from .scripted_server import Reply, ScriptedServer, event_message
+from .waits import InFlight, wait_until
 
 
 @pytest.fixture
@@ -48,9 +49,13 @@ def no_read_timeout(service: str, url: str) -> Any:
     )
 
 
-async def close_while_reading(stream: Any, read: Callable[[], Any]) -> asyncio.Task[Any]:
+async def close_while_reading(
+    stream: Any, read: Callable[[], Any], engine_reads: InFlight
+) -> asyncio.Task[Any]:
+    """Close ``stream`` once ``read()`` waits in the engine (``engine_reads``
+    wraps what the engine runs) for bytes that never come."""
     reader = asyncio.ensure_future(read())
-    await asyncio.sleep(0.2)  # the read is now waiting for bytes that never come
+    await wait_until(lambda: engine_reads.calls, "the read reaching the engine")
     assert not reader.done()
     async with LoopLag(limit=0.05):
         stream.close()
@@ -73,7 +78,8 @@ async def test_close_ends_a_stalled_body_read(
     async with make_aio(no_read_timeout("s3", server.url)) as aio:
         body = (await aio.get_object(Bucket="bucket", Key="key"))["Body"]
         assert await body.read(1000) == b"x" * 1000
-        reader = await close_while_reading(body, body.read)
+        reads = body.streaming_body.read = InFlight(body.streaming_body.read)
+        reader = await close_while_reading(body, body.read, reads)
         # What a read after close gives on boto3: an error, or no more bytes.
         assert reader.exception() is not None or reader.result() == b""
         assert body.closed
@@ -91,7 +97,8 @@ async def test_close_ends_a_stalled_whole_read_of_a_sized_body(
     server = stalled(first_part)
     async with make_aio(no_read_timeout("s3", server.url)) as aio:
         body = (await aio.get_object(Bucket="bucket", Key="key"))["Body"]
-        reader = await close_while_reading(body, body.read)
+        reads = body.streaming_body.read = InFlight(body.streaming_body.read)
+        reader = await close_while_reading(body, body.read, reads)
         assert reader.exception() is not None or reader.result() == b""
         assert body.closed
 
@@ -111,5 +118,7 @@ async def test_close_ends_a_stalled_event_stream_read(
         )
         stream = result["stream"]
         assert await stream.__anext__() == {"messageStart": {"role": "assistant"}}
-        await close_while_reading(stream, stream.__anext__)
+        reads = InFlight(stream._events.__next__)  # what the engine runs for each event
+        stream._events = iter(reads, object())
+        await close_while_reading(stream, stream.__anext__, reads)
         assert stream.closed

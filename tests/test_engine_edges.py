@@ -13,6 +13,7 @@ import socketserver
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from typing import Any, Callable
 
@@ -24,6 +25,7 @@ import aboto3
 from benchmarks.stub import StubServer
 
 from .conftest import REGION, TLSFiles, comparable, serving
+from .waits import wait_until
 
 PATH_STYLE = {"s3": {"addressing_style": "path"}}
 
@@ -160,9 +162,10 @@ async def test_dropped_streaming_responses_free_their_connections(stub: StubServ
     async with aboto3.AIOClient(s3, engine="native") as aio:
         for _ in range(3):
             # Never read, never closed: only dropped, as a careless caller would.
-            await asyncio.wait_for(aio.get_object(Bucket="b", Key="obj-1048576"), 5)
+            await asyncio.wait_for(aio.get_object(Bucket="b", Key="obj-1048576"), 30)
             gc.collect()
-        body = (await asyncio.wait_for(aio.get_object(Bucket="b", Key="small"), 5))["Body"]
+        # (the wait_for is a hang guard: a connection not freed is never given back)
+        body = (await asyncio.wait_for(aio.get_object(Bucket="b", Key="small"), 30))["Body"]
         assert len(await body.read()) == 1024
 
 
@@ -194,10 +197,12 @@ async def test_two_native_clients_on_one_boto3_client(stub: StubServer, tmp_path
 @pytest.mark.parametrize("engine", ["threads", "native"])
 async def test_concurrent_closes_all_return(slow_stub: StubServer, engine: str) -> None:
     ssm = boto3.client("ssm", region_name=REGION, endpoint_url=slow_stub.endpoint_url)
+    sent: list[int] = []
+    ssm.meta.events.register("before-send", lambda **_: sent.append(1))
     aio = aboto3.AIOClient(ssm, engine=engine)
     call = asyncio.ensure_future(aio.get_parameter(Name="/x"))
-    await asyncio.sleep(0.05)
-    await asyncio.wait_for(asyncio.gather(aio.close(), aio.close(), aio.close()), 10)
+    await wait_until(lambda: sent, "the call reaching the HTTP layer")  # in flight from here
+    await asyncio.wait_for(asyncio.gather(aio.close(), aio.close(), aio.close()), 30)
     assert (await call)["Parameter"]["Name"] == "/x"
 
 
@@ -219,15 +224,18 @@ def test_fork_with_a_call_in_flight_on_a_used_session(slow_stub: StubServer) -> 
                            aws_access_key_id="testing", aws_secret_access_key="testing",
                            config=Config(max_pool_connections=1))
         aio = aboto3.AIOClient(ssm, engine="native")
+        sent = []
+        ssm.meta.events.register("before-send", lambda **_: sent.append(1))
 
         async def parent():
             await aio.get_parameter(Name="/warm")
             call = asyncio.ensure_future(aio.get_parameter(Name="/in-flight"))
-            await asyncio.sleep(0.1)  # the only connection slot is taken
+            while len(sent) < 2:  # the only connection slot is taken from here on
+                await asyncio.sleep(0.01)
             pid = os.fork()
             if pid == 0:
                 async def child():
-                    reply = await asyncio.wait_for(aio.get_parameter(Name="/child"), 10)
+                    reply = await asyncio.wait_for(aio.get_parameter(Name="/child"), 30)
                     return reply["Parameter"]["Name"]
                 os._exit(0 if asyncio.run(child()) == "/child" else 1)
             assert (await call)["Parameter"]["Name"] == "/in-flight"
@@ -249,11 +257,13 @@ def test_exit_with_a_daemon_thread_blocked_in_the_native_session(slow_stub: Stub
                            aws_access_key_id="testing", aws_secret_access_key="testing")
         aio = aboto3.AIOClient(ssm, engine="native")
         asyncio.run(aio.get_parameter(Name="/x"))
+        sent = threading.Event()
+        ssm.meta.events.register("before-send", lambda **_: sent.set())
         def forever():
             while True:
                 ssm.get_parameter(Name="/sync")  # blocks in the native session
         threading.Thread(target=forever, daemon=True).start()
-        threading.Event().wait(0.1)
+        assert sent.wait(30)  # the thread's call is on its way
         print("exiting")
     """)
     assert done.returncode == 0, done.stderr
@@ -271,10 +281,14 @@ def test_exit_after_dropping_a_client_with_a_call_in_flight(slow_stub: StubServe
                                aws_access_key_id="testing", aws_secret_access_key="testing")
             ballast = [{{"k": [i] * 20}} for i in range(200_000)]  # slow down final teardown
 
+            sent = []
+            ssm.meta.events.register("before-send", lambda **_: sent.append(1))
+
             async def main():
                 aio = aboto3.AIOClient(ssm)
                 asyncio.ensure_future(aio.get_parameter(Name="/x"))
-                await asyncio.sleep(0.05)
+                while not sent:  # the call is on a worker thread, on its way
+                    await asyncio.sleep(0.01)
 
             asyncio.run(main())
             gc.collect()
@@ -285,16 +299,25 @@ def test_exit_after_dropping_a_client_with_a_call_in_flight(slow_stub: StubServe
 
 
 async def test_completions_wake_the_loop_once_per_batch(make_client: Callable[..., Any]) -> None:
-    import time
-
-    async with aboto3.AIOClient(make_client("sts", max_pool_connections=4)) as aio:
+    # One worker runs the calls in turn, and a last call holds it until the
+    # loop has taken the 200 before it, all queued while the loop was busy.
+    async with aboto3.AIOClient(make_client("sts", max_pool_connections=1)) as aio:
         await aio.get_caller_identity()
         bridge = aboto3._engine.bridge_for(asyncio.get_running_loop())
         before = bridge.signals
+        reached_last, may_finish = threading.Event(), threading.Event()
+
+        def last() -> None:
+            reached_last.set()  # every call before this one has been queued
+            may_finish.wait(30)
+
         calls = [aio.engine.run(int) for _ in range(200)]
-        time.sleep(0.3)  # the loop is busy (GIL released): every call finishes meanwhile
+        holding = aio.engine.run(last)
+        assert reached_last.wait(30)  # the loop is busy (GIL released) meanwhile
         assert [await call for call in calls] == [0] * 200
         assert bridge.signals - before == 1
+        may_finish.set()
+        await holding
 
 
 @pytest.mark.parametrize("engine", ["threads", "native"])
@@ -307,7 +330,7 @@ async def test_more_unread_bodies_than_connections(stub: StubServer, engine: str
     expected = [len(s3.get_object(Bucket="b", Key=key)["Body"].read()) for key in keys]
     async with aboto3.AIOClient(s3, engine=engine) as aio:
         responses = await asyncio.wait_for(
-            asyncio.gather(*(aio.get_object(Bucket="b", Key=key) for key in keys)), 10
+            asyncio.gather(*(aio.get_object(Bucket="b", Key=key) for key in keys)), 30
         )
         actual = [len(await response["Body"].read()) for response in responses]
     assert actual == expected == [8 * 1024 * 1024] * 4

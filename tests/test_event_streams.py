@@ -22,6 +22,7 @@ import aboto3
 
 from .conftest import REGION, comparable, requires_operation
 from .scripted_server import Reply, ScriptedServer, event_frame, event_message
+from .waits import InFlight, wait_until
 
 EVENTSTREAM = {"Content-Type": "application/vnd.amazon.eventstream"}
 
@@ -111,7 +112,7 @@ class EventServer:
             if frame:
                 reply.write(frame)
             else:
-                self.go.wait(10)
+                self.go.wait(60)
         reply.end()
 
 
@@ -261,24 +262,17 @@ async def test_get_initial_response_like_boto3(serve: Callable[..., Any]) -> Non
 @needs_converse_stream
 async def test_cancelled_wait_loses_no_event(serve: Callable[..., Any]) -> None:
     _, aio, script = serve("bedrock-runtime", converse_frames())
-    script.go.clear()  # the server pauses after the third delta
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.005)
-            ticks += 1
-
-    ticking = asyncio.ensure_future(ticker())
+    script.go.clear()  # the server pauses after the third delta, for a minute at most
     stream = (await aio.converse_stream(**CONVERSE))["stream"]
-    # (the events sent before the pause must come at once)
-    events = [await asyncio.wait_for(stream.__anext__(), 2) for _ in range(4)]
+    # The events sent before the pause come without waiting for the rest (the
+    # wait_for is a hang guard).
+    events = [await asyncio.wait_for(stream.__anext__(), 30) for _ in range(4)]
+    reads = InFlight(stream._events.__next__)  # what the engine runs for each event
+    stream._events = iter(reads, object())
     waiting = asyncio.ensure_future(stream.__anext__())  # the fourth delta is not sent yet
-    done, _ = await asyncio.wait([waiting], timeout=0.2)
-    assert not done
-    assert ticks >= 10  # waiting for an event does not block the loop
-    ticking.cancel()
+    # This task runs while the read waits: waiting for an event does not block the loop.
+    await wait_until(lambda: reads.calls, "a read waiting for the fourth delta")
+    assert not waiting.done()
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting

@@ -35,6 +35,8 @@ from benchmarks.stub import StubServer
 
 from .conftest import serving
 from .rss import UNDER_ASAN
+from .scripted_server import Reply, ScriptedServer
+from .waits import LoopTurns, wait_until, wait_until_sync
 
 REGION = "us-east-1"
 
@@ -64,35 +66,6 @@ def stub_ssm(stub: StubServer, **config: Any) -> Any:
     return boto3.client(
         "ssm", region_name=REGION, endpoint_url=stub.endpoint_url, config=Config(**config)
     )
-
-
-class Ticker:
-    """Counts event-loop turns: it stalls if anything blocks the loop."""
-
-    def __init__(self, interval: float = 0.01) -> None:
-        self.interval = interval
-        self.ticks = 0
-        self.longest_gap = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    async def _run(self) -> None:
-        last = time.monotonic()
-        while True:
-            await asyncio.sleep(self.interval)
-            now = time.monotonic()
-            self.longest_gap = max(self.longest_gap, now - last)
-            last = now
-            self.ticks += 1
-
-    async def __aenter__(self) -> Ticker:
-        self._task = asyncio.ensure_future(self._run())
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await self._task
 
 
 async def test_session_is_replaced_and_restored(make_client: Callable[..., Any]) -> None:
@@ -446,9 +419,7 @@ def test_a_deferred_send_waits_two_milliseconds_at_most(fast_stub: StubServer) -
     first = session.send("GET", url, [], None, False, defer_wake=True)
     time.sleep(0.01)
     second = session.send("GET", url, [], None, False, defer_wake=True)
-    deadline = time.monotonic() + 5  # a hang guard only
-    while 0 in (first.status, second.status) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until_sync(lambda: 0 not in (first.status, second.status), "both sends answered")
     assert first.status == second.status == 200
 
 
@@ -475,17 +446,27 @@ async def test_retry_delay_suspends_instead_of_blocking(make_client: Callable[..
     ssm = make_client("ssm")
     ssm.put_parameter(Name="/r", Value="v", Type="String")
     seen: list[int] = []
+    sends: list[int] = []
+    sends_seen_by_the_loop: list[int] = []
 
     def retry_once_after_300ms(attempts: int, **_: Any) -> float | None:
         seen.append(attempts)
-        return 0.3 if attempts == 1 else None
+        if attempts != 1:
+            return None
+        # The delay starts when this returns. A callback scheduled now runs at
+        # the loop's next turn: during the delay, if the delay suspends (one
+        # attempt sent by then); only once the second attempt is sent, had the
+        # delay blocked the loop.
+        asyncio.get_running_loop().call_soon(lambda: sends_seen_by_the_loop.append(len(sends)))
+        return 0.3
 
     ssm.meta.events.register("needs-retry.ssm.GetParameter", retry_once_after_300ms)
-    async with aboto3.AIOClient(ssm, engine="native") as aio, Ticker() as ticker:
+    ssm.meta.events.register("before-send.ssm.GetParameter", lambda **_: sends.append(1))
+    async with aboto3.AIOClient(ssm, engine="native") as aio:
         result = await aio.get_parameter(Name="/r")
     assert result["ResponseMetadata"]["RetryAttempts"] == 1
     assert seen[:2] == [1, 2]
-    assert ticker.ticks >= 10  # the loop ran throughout the 300 ms delay
+    assert sends_seen_by_the_loop == [1]  # the loop turned during the delay
 
 
 async def test_credential_refresh_runs_on_a_thread(make_client: Callable[..., Any]) -> None:
@@ -493,7 +474,7 @@ async def test_credential_refresh_runs_on_a_thread(make_client: Callable[..., An
 
     def refresh() -> dict[str, str]:
         refreshed_on.append(threading.get_ident())
-        time.sleep(0.2)  # e.g. an STS call
+        turns.wait()  # e.g. an STS call, during which the loop must turn
         expiry = time.time() + 3600
         return {
             "access_key": "testing",
@@ -514,11 +495,12 @@ async def test_credential_refresh_runs_on_a_thread(make_client: Callable[..., An
     )
     sts = make_client("sts")
     sts._request_signer._credentials = credentials
-    async with aboto3.AIOClient(sts, engine="native") as aio, Ticker() as ticker:
+    turns = LoopTurns()
+    async with aboto3.AIOClient(sts, engine="native") as aio:
         identity = await aio.get_caller_identity()
     assert identity["Account"] == "123456789012"
     assert refreshed_on and refreshed_on[0] != threading.get_ident()
-    assert ticker.ticks >= 5
+    assert turns.outcomes == [True]
     assert sts._request_signer._credentials is credentials  # restored on close
 
 
@@ -529,22 +511,39 @@ async def test_adaptive_retry_mode_works(make_client: Callable[..., Any]) -> Non
     assert {r["Account"] for r in results} == {"123456789012"}
 
 
-async def test_cancelled_call_frees_its_transfer(slow_stub: StubServer) -> None:
-    ssm = stub_ssm(slow_stub)
-    async with aboto3.AIOClient(ssm, engine="native") as aio:
-        await aio.get_parameter(Name="/warm")
-        task = asyncio.ensure_future(aio.get_parameter(Name="/slow"))
-        await asyncio.sleep(0.01)
-        assert _core.curl_in_flight() == 1
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        for _ in range(100):
-            if _core.curl_in_flight() == 0:
-                break
-            await asyncio.sleep(0.01)
-        assert _core.curl_in_flight() == 0
-        assert (await aio.get_parameter(Name="/after"))["Parameter"]["Name"] == "/after"
+async def test_cancelled_call_frees_its_transfer() -> None:
+    # A pool of one, and a server that holds "/held" until the test ends: the
+    # call after the cancelled one needs the slot that the cancellation frees.
+    hold = threading.Event()
+
+    def answer(reply: Reply) -> None:
+        name = json.loads(reply.body)["Name"]
+        if name == "/held":
+            hold.wait(60)
+        body = json.dumps({"Parameter": {"Name": name, "Value": "v", "Type": "String"}}).encode()
+        reply.start(
+            200, {"Content-Type": "application/x-amz-json-1.1", "Content-Length": str(len(body))}
+        )
+        reply.write(body)
+
+    with ScriptedServer(answer) as server:
+        try:
+            ssm = boto3.client(
+                "ssm", region_name=REGION, endpoint_url=server.url,
+                config=Config(max_pool_connections=1, retries={"total_max_attempts": 1}),
+            )  # fmt: skip
+            async with aboto3.AIOClient(ssm, engine="native") as aio:
+                await aio.get_parameter(Name="/warm")
+                task = asyncio.ensure_future(aio.get_parameter(Name="/held"))
+                await wait_until(lambda: _core.curl_in_flight() == 1, "the call in flight")
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                await wait_until(lambda: _core.curl_in_flight() == 0, "the transfer freed")
+                after = await asyncio.wait_for(aio.get_parameter(Name="/after"), 30)
+                assert after["Parameter"]["Name"] == "/after"
+        finally:
+            hold.set()
 
 
 async def test_close_waits_for_calls_in_flight(slow_stub: StubServer) -> None:
@@ -552,7 +551,7 @@ async def test_close_waits_for_calls_in_flight(slow_stub: StubServer) -> None:
     aio = aboto3.AIOClient(ssm, engine="native")
     calls = [asyncio.ensure_future(aio.get_parameter(Name=f"/{i}")) for i in range(20)]
     await asyncio.sleep(0)
-    await asyncio.wait_for(aio.close(), timeout=10)
+    await asyncio.wait_for(aio.close(), timeout=30)  # a hang guard
     assert len(await asyncio.gather(*calls)) == 20
     assert isinstance(ssm._endpoint.http_session, URLLib3Session)
 

@@ -15,6 +15,7 @@ from botocore.config import Config
 import aboto3
 from tests.conftest import REGION, comparable
 from tests.looplag import LoopLag
+from tests.waits import LoopTurns
 
 
 async def test_client_is_built_on_a_thread_and_works(moto_url: str) -> None:
@@ -90,12 +91,16 @@ async def test_creating_clients_does_not_stall_the_loop(moto_url: str) -> None:
     services = ["sts", "sqs", "dynamodb", "ssm"]
     for service in services:
         await (await session.client(service, endpoint_url=moto_url)).close()
+    # Each creation, halfway through, waits for the loop to turn: a creation
+    # that kept the loop blocked until it was done would wait in vain.
+    turns = LoopTurns()
+    session.boto3_session.events.register("creating-client-class", lambda **_: turns.wait())
     gc.collect()  # start with no garbage from the model loading pending
-    async with LoopLag(limit=0.05) as lag:
+    async with LoopLag(limit=0.05):
         clients = await asyncio.gather(
             *(session.client(s, endpoint_url=moto_url) for s in services * 2)
         )
-    assert lag.ticks > 5
+    assert turns.outcomes == [True] * len(clients)
     assert [c.meta.service_model.service_name for c in clients] == services * 2
     for aio in clients:
         await aio.close()

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import random
 import threading
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+
+from .waits import LoopTurns
 
 MiB = 1024 * 1024
 # moto, like S3, wants parts of at least 5 MiB: 11 MiB makes three parts.
@@ -135,21 +135,26 @@ async def test_transfer_never_blocks_the_loop(
     s3_pair: tuple[Any, Any], big_file: Path, tmp_path: Path
 ) -> None:
     _, aio = s3_pair
-    ticks = 0
+    turns = LoopTurns()
 
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.002)
-            ticks += 1
+    class WaitForTheLoop:
+        """A progress callback (on s3transfer's threads): while the transfer
+        runs, its first call waits for the loop to turn. Were the loop blocked
+        until the transfer ended, it would wait in vain."""
 
-    ticking = asyncio.ensure_future(ticker())
-    await asyncio.sleep(0)
-    started = time.monotonic()
-    await aio.upload_file(str(big_file), "transfers", "k", Config=MULTIPART)
-    await aio.download_file("transfers", "k", str(tmp_path / "k"), Config=MULTIPART)
-    elapsed = time.monotonic() - started
-    ticking.cancel()
-    # Were the loop blocked during the transfers, it could not tick at all.
-    assert ticks >= min(10, elapsed / 0.002 / 4)
+        def __init__(self) -> None:
+            self.waited = False
+
+        def __call__(self, amount: int) -> None:
+            if not self.waited:
+                self.waited = True
+                turns.wait()
+
+    upload, download = WaitForTheLoop(), WaitForTheLoop()
+    await aio.upload_file(str(big_file), "transfers", "k", Config=MULTIPART, Callback=upload)
+    await aio.download_file(
+        "transfers", "k", str(tmp_path / "k"), Config=MULTIPART, Callback=download
+    )
+    assert upload.waited and download.waited
+    assert turns.outcomes and all(turns.outcomes)
     assert (tmp_path / "k").read_bytes() == big_file.read_bytes()
