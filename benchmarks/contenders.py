@@ -40,12 +40,29 @@ CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
 PARAMETER_NAME = "/bench/parameter"
 TABLE_KEY = {"pk": {"S": "user#42"}}
 BUCKET = "bench"
+LISTED_BUCKET = "bench-logs"  # the stub's bucket of 10,000 objects to list
 # The stub serves as many bytes as the key's suffix says.
 GET_KEYS = {"s3get": f"obj-{MIB}", "s3get16k": f"obj-{16 * KIB}"}
 PUT_KEY = "put-object"
 PUT_BODY = bytes(range(256)) * (MIB // 256)
 # The endpoint given to clients that never send (the bridge micro-benchmark).
 UNUSED_ENDPOINT = "http://127.0.0.1:9"
+
+# The big responses (issue 22): what the stub answers each of these calls with
+# is described in stub/stub_server.cpp; each answer is checked on every call.
+BIG_CALLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "ddbquery": (
+        "query",
+        {
+            "TableName": "bench",
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": TABLE_KEY["pk"]},
+        },
+    ),
+    "ddbscan": ("scan", {"TableName": "bench"}),
+    "s3list": ("list_objects_v2", {"Bucket": LISTED_BUCKET}),
+}
+BIG_WORKLOADS = frozenset(BIG_CALLS)
 
 SyncCall = Callable[[], object]
 AsyncCall = Callable[[], Awaitable[object]]
@@ -57,6 +74,9 @@ class Workload:
     label: str
     service: str
     bytes_per_call: int = 0  # payload moved per call, for MiB/s
+    # Warm-up and measured section last this many times the mode's: a workload
+    # of a few calls a second needs longer to make enough of them.
+    duration_scale: float = 1.0
 
 
 WORKLOADS: dict[str, Workload] = {
@@ -67,6 +87,11 @@ WORKLOADS: dict[str, Workload] = {
         Workload("s3get", "S3 GetObject 1 MiB (whole body read)", "s3", MIB),
         Workload("s3get16k", "S3 GetObject 16 KiB (whole body read)", "s3", 16 * KIB),
         Workload("s3put", "S3 PutObject 1 MiB", "s3", MIB),
+        Workload("ddbquery", "DynamoDB Query, 100 items of ~400 B", "dynamodb"),
+        Workload(
+            "ddbscan", "DynamoDB Scan, a 1 MB page of ~2,500 items", "dynamodb", duration_scale=3
+        ),
+        Workload("s3list", "S3 ListObjectsV2, 1,000 keys", "s3", duration_scale=3),
         Workload("noop", "bridge: an awaited no-op", "ssm"),
     )
 }
@@ -105,6 +130,20 @@ def noop() -> None:
     """What the bridge micro-benchmark awaits: nothing, so only the bridge is measured."""
 
 
+def check_big_response(response: Any, workload: str) -> None:
+    """A big response is whole: a truncated or wrong answer stops the cell."""
+    if workload == "s3list":
+        count = len(response["Contents"])
+        whole = count == 1000 and response["IsTruncated"]
+    else:
+        count = len(response["Items"])
+        whole = count == response["Count"] and (
+            count == 100 if workload == "ddbquery" else "LastEvaluatedKey" in response
+        )
+    if not whole:
+        raise AssertionError(f"{workload}: an incomplete answer ({count} items)")
+
+
 def check_body(data: bytes, workload: str) -> None:
     expected = WORKLOADS[workload].bytes_per_call
     if len(data) != expected:
@@ -139,6 +178,16 @@ def _service_config(workload: str) -> dict[str, Any]:
 
 def sync_call(client: Any, workload: str) -> SyncCall:
     """The workload as one blocking call on a boto3 client."""
+    if workload in BIG_CALLS:
+        name, params = BIG_CALLS[workload]
+        method = getattr(client, name)
+
+        def call_big() -> object:
+            response = method(**params)
+            check_big_response(response, workload)
+            return response
+
+        return call_big
     if workload == "ssm":
         return functools.partial(client.get_parameter, Name=PARAMETER_NAME)
     if workload == "ddb":
@@ -163,6 +212,16 @@ def async_call(
 ) -> AsyncCall:
     """The workload as one awaited call, given how a contender awaits a client
     method (``method(name)``) and reads a streaming body (``read_body(body)``)."""
+    if workload in BIG_CALLS:
+        name, params = BIG_CALLS[workload]
+        big_method = method(name)
+
+        async def call_big() -> object:
+            response = await big_method(**params)
+            check_big_response(response, workload)
+            return response
+
+        return call_big
     if workload == "ssm":
         get_parameter = method("get_parameter")
 
@@ -204,7 +263,9 @@ class Contender:
     label: str = ""
     is_async: bool = True
     thread_based: bool = False  # its concurrency comes from a pool of `pool` threads
-    workloads: frozenset[str] = frozenset({"ssm", "ddb", "s3get", "s3get16k", "s3put"})
+    workloads: frozenset[str] = (
+        frozenset({"ssm", "ddb", "s3get", "s3get16k", "s3put"}) | BIG_WORKLOADS
+    )
     about: str = ""
 
     def unavailable(self) -> str | None:
@@ -460,7 +521,7 @@ async def _read_aboto3_body(aio: Any, body: Any) -> bytes:
 class Aboto3(Contender):
     thread_based = True
     engine = "threads"
-    workloads = frozenset({"ssm", "ddb", "s3get", "s3get16k", "s3put", "noop"})
+    workloads = frozenset({"ssm", "ddb", "s3get", "s3get16k", "s3put", "noop"}) | BIG_WORKLOADS
 
     def __init__(self, engine: str) -> None:
         self.engine = engine

@@ -57,6 +57,10 @@ BRIDGE_CONTENDERS = ("run_in_executor", "aboto3-threads", "aboto3-native", "abot
 FLOORS = ("floor", "floor-cpp-signer", "floor-unsigned")
 # Small objects: the native engine against aiobotocore and a client with no botocore.
 SMALL_GET_CONTENDERS = ("aboto3-native", "aiobotocore", "obstore")
+# Big responses (issue 22): each workload at its concurrency, against sync boto3
+# and the botocore floor.
+BIG_RESPONSES = {"ddbquery": 64, "ddbscan": 4, "s3list": 4}
+BIG_CONTENDERS = ("aiobotocore", "aboto3-threads", "aboto3-native")
 DEFAULT_POOL = 10
 MAX_POOL = 100
 
@@ -90,6 +94,17 @@ def small_get_cells(concurrency: int) -> list[Cell]:
     ]
 
 
+def big_response_cells(
+    workloads: Iterable[str] = BIG_RESPONSES, contenders: Iterable[str] = BIG_CONTENDERS
+) -> list[Cell]:
+    cells = []
+    for workload in workloads:
+        concurrency = BIG_RESPONSES[workload]
+        cells += [Cell(c, workload, 0, 1, DEFAULT_POOL) for c in ("boto3", "floor")]
+        cells += [Cell(c, workload, 0, concurrency, DEFAULT_POOL) for c in contenders]
+    return cells
+
+
 def bridge_cells(concurrencies: Iterable[int]) -> list[Cell]:
     return [
         Cell(c, "noop", 0, concurrency, DEFAULT_POOL)
@@ -105,6 +120,7 @@ def quick_mode() -> Mode:
         *[c for c in json_cells("ssm", 50, (1000,), pool_variants=True) if c.pool == MAX_POOL],
         *json_cells("s3get", 0, (10,), pool_variants=False),
         *json_cells("s3put", 0, (10,), pool_variants=False),
+        *big_response_cells(("ddbquery",), ("aiobotocore", "aboto3-native")),
         *bridge_cells((1, 64)),
     ]
     return Mode("quick", reps=1, duration_s=0.7, warmup_s=0.2, cells=cells)
@@ -118,6 +134,7 @@ def full_mode() -> Mode:
         *json_cells("s3get", 0, (1, 10, 64), pool_variants=False),
         *json_cells("s3put", 0, (1, 10, 64), pool_variants=False),
         *small_get_cells(64),
+        *big_response_cells(),
         *bridge_cells((1, 64)),
     ]
     return Mode("full", reps=3, duration_s=1.5, warmup_s=0.4, cells=cells)
@@ -267,7 +284,7 @@ def wait_until_quiet(log: Any) -> float:
 
 
 def measure_cell(
-    cell: Cell, mode: Mode, affinity: Affinity, rep: int, log: Any
+    cell: Cell, mode: Mode, affinity: Affinity, rep: int, log: Any, loop_lag: bool = True
 ) -> list[dict[str, Any]]:
     """Run a cell, repeating it (at most RETRIES times) when other processes
     took more than DISTURBED_CORES of CPU during its measured section.
@@ -279,7 +296,7 @@ def measure_cell(
     attempts: list[dict[str, Any]] = []
     for attempt in range(1, RETRIES + 2):
         quiet = wait_until_quiet(log)
-        result = run_cell(cell, mode, affinity)
+        result = run_cell(cell, mode, affinity, loop_lag=loop_lag)
         attempts.append({**asdict(cell), "rep": rep, "attempt": attempt, **result})
         attempts[-1]["other_cores_before"] = quiet
         if result.get("other_cores", 0.0) <= DISTURBED_CORES:
@@ -293,7 +310,7 @@ def measure_cell(
 
 
 def run_cell(
-    cell: Cell, mode: Mode, affinity: Affinity, timeout_s: float = 180.0
+    cell: Cell, mode: Mode, affinity: Affinity, timeout_s: float = 180.0, loop_lag: bool = True
 ) -> dict[str, Any]:
     """Measure one cell in a fresh worker process against a fresh stub."""
     spec: dict[str, Any] = {
@@ -301,6 +318,7 @@ def run_cell(
         "duration_s": mode.duration_s,
         "warmup_s": mode.warmup_s,
         "cpu": sorted(affinity.client) if affinity.client else None,
+        "loop_lag": loop_lag,
     }
     command = [sys.executable, "-m", "benchmarks.worker"]
     if cell.workload == "noop":
@@ -341,8 +359,10 @@ def run_benchmark(
     quiet: bool = True,
     charts: bool = True,
     log: Any = print,
+    loop_lag: bool = True,
 ) -> dict[str, Any]:
-    """Run every cell of ``mode`` ``mode.reps`` times and write the report to ``out_dir``."""
+    """Run every cell of ``mode`` ``mode.reps`` times and write the report to ``out_dir``.
+    ``loop_lag``: watch each asyncio contender's loop with a 1 ms ticker."""
     from . import report
 
     build_stub_server()
@@ -367,9 +387,10 @@ def run_benchmark(
     done = 0
     for rep in range(1, mode.reps + 1):
         for cell in cells:
-            attempts = measure_cell(cell, mode, affinity, rep, log) if quiet else []
+            attempts = measure_cell(cell, mode, affinity, rep, log, loop_lag) if quiet else []
             if not quiet:
-                attempts = [{**asdict(cell), "rep": rep, **run_cell(cell, mode, affinity)}]
+                result = run_cell(cell, mode, affinity, loop_lag=loop_lag)
+                attempts = [{**asdict(cell), "rep": rep, **result}]
             runs += attempts
             with raw_log.open("a") as raw:
                 raw.writelines(json.dumps(record) + "\n" for record in attempts)
@@ -390,6 +411,7 @@ def run_benchmark(
             else "off: every run is used as measured"
         ),
         elapsed_s=elapsed,
+        loop_lag=loop_lag,
     )
     # Anything else busy on the machine skews every figure: say so.
     data["meta"]["loadavg_before"] = load_before
@@ -404,11 +426,15 @@ def _summary(cell: Cell, result: dict[str, Any]) -> str:
     where += f" c {cell.concurrency:>4} pool {cell.pool:>3}"
     if "error" in result:
         return f"{where}: FAILED {result['error']}"
-    return (
+    line = (
         f"{where}: {result['calls_per_s']:>8.0f} calls/s "
         f"{result['cpu_us_per_call']:>7.0f} us CPU/call p99 {result['p99_ms']:>7.1f} ms"
-        f" (other load {result['other_cores']:.2f} cores)"
     )
+    if "loop_lag_max_ms" in result:
+        line += f" loop lag max {result['loop_lag_max_ms']:.1f} ms"
+    if result.get("parsed_same_as_boto3") is False:
+        line += f" PARSED DIFFERENTLY: {result['parsed_difference']}"
+    return line + f" (other load {result['other_cores']:.2f} cores)"
 
 
 # -- command line ------------------------------------------------------------
@@ -447,6 +473,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "(default: on with --full, off with --quick)",
     )
     parser.add_argument("--no-charts", dest="charts", action="store_false")
+    parser.add_argument(
+        "--no-loop-lag",
+        dest="loop_lag",
+        action="store_false",
+        help="do not watch the asyncio contenders' loops with the 1 ms ticker",
+    )
     parser.add_argument("--list", action="store_true", help="print the cells and exit")
     return parser.parse_args(argv)
 
@@ -525,7 +557,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A terminated run still stops its stub endpoint and its worker.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     quiet = args.quiet if args.quiet is not None else args.mode == "full"
-    run_benchmark(mode, out_dir, pin=args.pin, quiet=quiet, charts=args.charts)
+    run_benchmark(
+        mode, out_dir, pin=args.pin, quiet=quiet, charts=args.charts, loop_lag=args.loop_lag
+    )
     return 0
 
 
