@@ -27,6 +27,7 @@ import aboto3
 from .conftest import REGION, TLSFiles, comparable
 from .faultproxy import FaultProxy
 from .test_uploads import SinkServer, write_file
+from .waits import wait_until
 
 RETRIES = {"max_attempts": 3, "mode": "standard"}
 TIMEOUTS = {"connect_timeout": 2, "read_timeout": 2}
@@ -54,6 +55,7 @@ class RawServer:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http{'s' if tls else ''}://127.0.0.1:{self._listener.getsockname()[1]}"
         self.connections = 0
+        self.closed_connections = 0  # whose script has returned (the server closed them)
         self._threads: list[threading.Thread] = []
         self._closed = False
         self._acceptor = threading.Thread(target=self._accept, daemon=True)
@@ -71,6 +73,12 @@ class RawServer:
             thread.start()
 
     def _serve(self, connection: socket.socket) -> None:
+        try:
+            self._serve_connection(connection)
+        finally:
+            self.closed_connections += 1
+
+    def _serve_connection(self, connection: socket.socket) -> None:
         with contextlib.suppress(OSError, ssl.SSLError), connection:
             connection.settimeout(5)
             if self._tls is not None:
@@ -347,11 +355,14 @@ async def test_server_closes_an_idle_keep_alive_connection(engine: str) -> None:
         client, attempts = make(server.url)
         async with aboto3.AIOClient(client, engine=engine) as aio:
             results = []
-            for _ in range(2):
+            for round in (1, 2):
                 expected = sync_client.get_parameter(Name="/p")
                 actual = await aio.get_parameter(Name="/p")
                 results.append((comparable(expected), comparable(actual)))
-                await asyncio.sleep(0.4)  # the server closes the idle connections
+                await wait_until(
+                    lambda: server.closed_connections == 2 * round,  # noqa: B023
+                    "the server closing the idle connections",
+                )
         assert server.connections == 4  # each client reconnected for its second call
     assert all(expected == actual for expected, actual in results)
     assert attempts.count == sync_attempts.count == 2  # no retry was needed

@@ -11,6 +11,7 @@ the engine's name, except "executor", which passes a ThreadPoolExecutor.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from typing import Callable
 import pytest
 
 from .faultproxy import FaultProxy
+from .waits import wait_until_sync
 
 ROOT = Path(__file__).resolve().parent.parent
 HANG = 25  # seconds after which a script is declared hung
@@ -67,6 +69,19 @@ def done():
     print("DONE", time.time(), flush=True)
 
 
+async def released():
+    # The test writes a line to stdin once the stalled server has received the
+    # requests it waits for (run_script's release_when).
+    loop = asyncio.get_running_loop()
+    readable = asyncio.Event()
+    loop.add_reader(sys.stdin.fileno(), readable.set)
+    try:
+        await readable.wait()
+    finally:
+        loop.remove_reader(sys.stdin.fileno())
+    sys.stdin.readline()
+
+
 def fork():
     # An armed faulthandler watchdog does not survive fork(): the child would
     # wait for the missing watchdog thread at exit. Disarm, fork, re-arm.
@@ -80,10 +95,10 @@ ALARMS = ("Traceback (most recent call last)", "Fatal Python error", "Exception 
 
 
 class Finished:
-    def __init__(self, proc: subprocess.CompletedProcess[str], ended: float) -> None:
-        self.returncode = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
+    def __init__(self, returncode: int, stdout: str, stderr: str, ended: float) -> None:
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
         self.ended = ended
 
     def exit_latency(self) -> float:
@@ -100,25 +115,35 @@ class Finished:
 @pytest.fixture
 def run_script(
     engine: str, moto_url: str, make_proxy: Callable[..., FaultProxy]
-) -> Callable[[str], Finished]:
+) -> Callable[..., Finished]:
     stall = make_proxy("stall")
 
-    def run(body: str) -> Finished:
+    def run(body: str, release_when: Callable[[FaultProxy], bool] | None = None) -> Finished:
+        """Run ``body``; with ``release_when``, its ``await released()`` returns
+        once ``release_when(stall)`` holds (say, its calls reached the server)."""
         env = dict(os.environ)
         env.update(TEST_ENGINE=engine, TEST_MOTO_URL=moto_url, TEST_STALL_URL=stall.url)
         source = PRELUDE + textwrap.dedent(body)
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-X", "faulthandler", "-c", source],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=HANG + 10,
-            )
-        except subprocess.TimeoutExpired as error:
-            pytest.fail(f"the script hung:\n{error.stdout}\n{error.stderr}")
-        finished = Finished(proc, time.time())
+        command = [sys.executable, "-X", "faulthandler", "-c", source]
+        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "stdin": subprocess.PIPE}
+        with subprocess.Popen(command, cwd=ROOT, env=env, text=True, **pipes) as proc:
+            try:
+                if release_when is not None:
+                    wait_until_sync(
+                        lambda: release_when(stall) or proc.poll() is not None,
+                        f"the script's calls reaching the stalled server ({stall.requests})",
+                        timeout=HANG,
+                    )
+                    with contextlib.suppress(BrokenPipeError):
+                        assert proc.stdin is not None
+                        proc.stdin.write("go\n")
+                        proc.stdin.flush()
+                stdout, stderr = proc.communicate(timeout=HANG + 10)
+            except (AssertionError, subprocess.TimeoutExpired) as error:
+                proc.kill()
+                stdout, stderr = proc.communicate()
+                pytest.fail(f"{error}: the script hung\n{stdout}\n{stderr}")
+        finished = Finished(proc.returncode, stdout, stderr, time.time())
         assert finished.returncode == 0, str(finished)
         for alarm in ALARMS:
             assert alarm not in finished.stderr, str(finished)
@@ -154,7 +179,7 @@ def test_exit_with_an_idle_pool_and_an_open_loop(run_script: Callable[[str], Fin
 
 
 def test_exit_when_asyncio_run_returns_with_calls_queued_and_in_flight(
-    run_script: Callable[[str], Finished],
+    run_script: Callable[..., Finished],
 ) -> None:
     """asyncio.run cancels what is left: queued calls never start, stalled ones
     end by their read timeout at the latest, and exit does not wait longer."""
@@ -167,11 +192,12 @@ def test_exit_when_asyncio_run_returns_with_calls_queued_and_in_flight(
             for _ in range(20):
                 asyncio.ensure_future(aio.describe_parameters())
                 asyncio.ensure_future(moto.describe_parameters())
-            await asyncio.sleep(0.5)  # two or so reach the stalled server, the rest wait
+            await released()  # two or so reach the stalled server, the rest wait
 
         asyncio.run(main())
         done()
-        """
+        """,
+        release_when=lambda stall: stall.requests >= 1,
     )
     assert finished.exit_latency() < STALL_READ_TIMEOUT + 4, str(finished)
     stall: FaultProxy = run_script.stall  # type: ignore[attr-defined]
@@ -184,7 +210,7 @@ def test_exit_when_asyncio_run_returns_with_calls_queued_and_in_flight(
 
 
 def test_exit_after_the_loop_closed_with_calls_in_flight(
-    run_script: Callable[[str], Finished],
+    run_script: Callable[..., Finished],
 ) -> None:
     """The loop is closed under calls still running: their completions find no
     loop to wake, and that must be harmless."""
@@ -201,13 +227,14 @@ def test_exit_after_the_loop_closed_with_calls_in_flight(
         async def start():
             tasks.extend(loop.create_task(aio.describe_parameters()) for _ in range(3))
             tasks.extend(loop.create_task(moto.describe_parameters()) for _ in range(3))
-            await asyncio.sleep(0.5)
+            await released()  # the three stalled calls have reached the server
 
         loop.run_until_complete(start())
         loop.close()
         time.sleep(STALL_READ_TIMEOUT + 0.5)  # the stalled calls time out now, their loop gone
         done()
-        """
+        """,
+        release_when=lambda stall: stall.requests >= 3,
     )
     assert finished.exit_latency() < 3, str(finished)
 
@@ -251,7 +278,7 @@ def test_fork_then_use_aioclients_in_the_child(
     assert finished.exit_latency() < 3, str(finished)
 
 
-def test_fork_with_a_call_in_flight(engine: str, run_script: Callable[[str], Finished]) -> None:
+def test_fork_with_a_call_in_flight(engine: str, run_script: Callable[..., Finished]) -> None:
     """Fork from inside a running loop while a call is stalled on the network:
     in the child (on a new thread, with a new loop) the parent's idle client
     and a new one both work; the parent's stalled call still ends normally."""
@@ -278,7 +305,7 @@ def test_fork_with_a_call_in_flight(engine: str, run_script: Callable[[str], Fin
         async def main():
             assert await calls(moto) == 3  # pool threads (or the I/O thread) exist now
             in_flight = asyncio.ensure_future(stalled.describe_parameters())
-            await asyncio.sleep(0.3)  # it has reached the stalled server
+            await released()  # it has reached the stalled server
             pid = fork()
             if pid == 0:
                 in_child()
@@ -303,7 +330,8 @@ def test_fork_with_a_call_in_flight(engine: str, run_script: Callable[[str], Fin
 
         asyncio.run(main())
         done()
-        """
+        """,
+        release_when=lambda stall: stall.requests >= 1,
     )
     assert "CHILD [(3, 3)]" in finished.stdout, str(finished)
     assert finished.exit_latency() < 3, str(finished)
