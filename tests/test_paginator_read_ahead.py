@@ -11,6 +11,7 @@ from typing import Any, Callable
 import pytest
 
 from .conftest import comparable
+from .waits import wait_until
 
 # moto answers DescribeParameters 10 parameters a page, whatever the PageSize.
 PAGED = {"PaginationConfig": {"PageSize": 10}}
@@ -37,10 +38,10 @@ async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
     loop.set_exception_handler(previous)
 
 
-def count_requests(client: Any, operation: str) -> list[int]:
+def count_requests(client: Any, operation: str, event: str = "before-call") -> list[int]:
     calls: list[int] = []
     client.meta.events.register(
-        f"before-call.{client.meta.service_model.endpoint_prefix}.{operation}",
+        f"{event}.{client.meta.service_model.endpoint_prefix}.{operation}",
         lambda **_: calls.append(1),
     )
     return calls
@@ -65,12 +66,16 @@ async def test_same_pages_as_boto3(ssm_pair: tuple[Any, Any]) -> None:
 
 async def test_next_page_fetched_while_caller_works(ssm_pair: tuple[Any, Any]) -> None:
     ssm, aio = ssm_pair
-    for read_ahead, expected_requests in ((True, 2), (False, 1)):
+    for read_ahead in (True, False):
         requests = count_requests(ssm, "DescribeParameters")
         paginator = aio.get_paginator("describe_parameters", read_ahead=read_ahead)
         async for _ in paginator.paginate(**PAGED):
-            await asyncio.sleep(0.1)  # the caller's work on the first page
-            assert len(requests) == expected_requests
+            # The caller works on the first page...
+            if read_ahead:  # ...while the second is fetched
+                await wait_until(lambda: len(requests) == 2, "the second page's request")  # noqa: B023
+            else:  # ...and nothing is fetched meanwhile
+                await asyncio.sleep(0.1)
+                assert len(requests) == 1
             break
         ssm.meta.events.unregister("before-call.ssm.DescribeParameters")
 
@@ -85,15 +90,20 @@ async def test_break_early_leaves_nothing_behind(
     )
     for _ in sync_pages:
         break
+    answered = count_requests(ssm, "DescribeParameters", "after-call")
     for attempt in range(6):
+        answered.clear()
         pages = aio.get_paginator("describe_parameters").paginate(
             PaginationConfig={"PageSize": 10, "MaxItems": 15}
         )
         iterator = pages.__aiter__()
         first = await iterator.__anext__()
         assert [p["Name"] for p in first["Parameters"]] == [f"/p/{i:02}" for i in range(10)]
-        # Leave with the read-ahead just started, or long done.
-        await asyncio.sleep(0.05 if attempt % 2 else 0)
+        # Leave with the read-ahead just started, or done (its answer parsed,
+        # then a moment for its outcome to reach the loop).
+        if attempt % 2:
+            await wait_until(lambda: len(answered) == 2, "the read-ahead answered")
+            await asyncio.sleep(0.05)
         await iterator.aclose()  # type: ignore[attr-defined]  # what "break" leads to, here without waiting for gc
         # The read-ahead fetched (and truncated) the second page, but the caller
         # has seen only the first: the resume token is boto3's.
@@ -122,13 +132,15 @@ async def test_error_on_a_later_page_is_raised_in_turn(
     with pytest.raises(RuntimeError, match="second page failed"):
         async for page in aio.get_paginator("describe_parameters").paginate(**PAGED):
             got.append(page)
-            await asyncio.sleep(0.05)  # the failed read-ahead waits for its turn
+            # The read-ahead fails meanwhile, and its error waits for its turn.
+            await wait_until(lambda: len(requests) == 2, "the read-ahead failing")
     assert len(got) == 1
 
     # A failed read-ahead that nobody asks for is not reported either.
     requests.clear()
     async for _ in aio.get_paginator("describe_parameters").paginate(**PAGED):
-        await asyncio.sleep(0.1)
+        await wait_until(lambda: len(requests) == 2, "the read-ahead failing")
+        await asyncio.sleep(0.05)  # a moment for its outcome to reach the loop
         break
     await asyncio.sleep(0.05)
     gc.collect()
