@@ -17,6 +17,7 @@ from benchmarks.stub import StubServer
 
 from .conftest import REGION
 from .rss import UNDER_ASAN, peak_rss_growth
+from .waits import wait_until
 
 MiB = 1 << 20
 
@@ -43,8 +44,10 @@ def s3_client(url: str, **config: Any) -> Any:
     )
 
 
-async def settled_buffered() -> int:
-    """``stream_buffered()`` once the transfers have stopped receiving (paused)."""
+async def settled_buffered(above: int = -1) -> int:
+    """``stream_buffered()`` once the transfers have stopped receiving (paused),
+    waiting first until it is above ``above`` (bytes have come in)."""
+    await wait_until(lambda: _core.stream_buffered() > above, "bytes buffered")
     last, steady = -1, 0
     for _ in range(400):
         now = _core.stream_buffered()
@@ -94,7 +97,7 @@ async def test_unread_bodies_stay_within_the_budget_and_never_stall_other_calls(
         assert len(await held[0]["Body"].read()) == 8 * MiB
         for response in held:
             response["Body"].close()
-    assert await settled_buffered() <= before
+    await wait_until(lambda: _core.stream_buffered() <= before, "the closed bodies' bytes freed")
 
 
 async def test_bodies_coming_in_stay_within_the_pool(stub: StubServer) -> None:
@@ -165,7 +168,7 @@ async def test_closing_an_unread_body_frees_its_slot(stub: StubServer) -> None:
                 assert len(await response["Body"].read()) == 65536
             else:
                 response["Body"].close()
-    assert await settled_buffered() == 0
+    await wait_until(lambda: _core.stream_buffered() == 0, "every buffered byte freed")
 
 
 async def test_a_body_nobody_reads_yet_waits_in_the_socket(stub: StubServer) -> None:
@@ -179,7 +182,7 @@ async def test_a_body_nobody_reads_yet_waits_in_the_socket(stub: StubServer) -> 
         responses = await asyncio.gather(
             *(aio.get_object(Bucket="b", Key=f"early{i}-{4 * MiB}") for i in range(4))
         )
-        held = await settled_buffered() - before
+        held = await settled_buffered(above=before) - before
         assert 0 < held <= 4 * (128 + 16) * 1024, f"{held / 1024:.0f} KiB buffered"
         # Each body, once read, is whole and in order.
         for response in responses:
@@ -221,7 +224,7 @@ def test_one_whole_read_at_a_time(stub: StubServer) -> None:
     transfer = raw_get(session, f"{stub.endpoint_url}/b/one-{4 * MiB}")
     assert transfer.start_whole_read()
     assert not transfer.start_whole_read()
-    transfer.wait(3)
+    transfer.wait(3)  # (a want, not a timeout: _WHOLE, then _DONE)
     assert transfer.end_whole_read() == stub_object(4 * MiB)
     transfer.wait(2)
     assert transfer.at_eof and transfer.read() == b""
