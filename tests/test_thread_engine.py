@@ -16,6 +16,8 @@ import pytest
 
 import aboto3
 
+from .waits import wait_until
+
 
 class InFlight:
     """A before-send hook that counts calls inside the HTTP layer at once.
@@ -197,7 +199,7 @@ async def test_close_waits_for_calls_in_flight(make_client: Callable[..., Any]) 
     sts = probe.attach(make_client("sts", max_pool_connections=2))
     aio = aboto3.AIOClient(sts)
     calls = [asyncio.ensure_future(aio.get_caller_identity()) for _ in range(4)]
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: probe.started, "a call in flight")
     await aio.close()
     results = await asyncio.gather(*calls)
     assert all(r["Account"] == "123456789012" for r in results)
@@ -278,7 +280,4 @@ async def test_no_thread_leak_over_many_clients(make_client: Callable[..., Any])
             await asyncio.gather(*(aio.get_caller_identity() for _ in range(3)))
     # A joined Python thread (the pure-Python pool's) may linger in the OS for
     # a moment after join() returns; a leaked one never goes.
-    deadline = time.monotonic() + 2
-    while live_threads() != baseline and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-    assert live_threads() == baseline
+    await wait_until(lambda: live_threads() == baseline, "the thread count back to its baseline")
