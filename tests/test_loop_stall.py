@@ -24,6 +24,7 @@ import aboto3
 from .conftest import REGION
 from .looplag import LoopLag
 from .scripted_server import Reply, ScriptedServer, event_message
+from .waits import wait_until
 
 NATIVE = "native"
 
@@ -177,7 +178,10 @@ async def test_close_with_calls_in_flight(make_client: Callable[..., Any]) -> No
         asyncio.ensure_future(aio.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1))
         for _ in range(8)
     ]
-    await asyncio.sleep(0.1)  # the polls are waiting on the server
+    from aboto3 import _core
+
+    # The polls are waiting on the server (a second each) once all are in flight.
+    await wait_until(lambda: _core.curl_in_flight() >= len(polls), "the polls in flight")
     async with LoopLag(limit=0.05):
         await aio.close()
     assert all(poll.done() for poll in polls)

@@ -70,7 +70,7 @@ async def test_waiter_polls_until_success(
         await asyncio.sleep(0.01)
     assert not waiting.done()
     await aio.create_bucket(Bucket="late")
-    await asyncio.wait_for(waiting, 5)  # ...until the bucket exists
+    await asyncio.wait_for(waiting, 30)  # ...until the bucket exists (a hang guard)
     assert waiting.result() is None
 
 
@@ -132,17 +132,19 @@ async def test_waiting_holds_no_thread(
     make_client: Callable[..., Any], make_aio: Callable[..., Any]
 ) -> None:
     # One worker thread: calls made while the waiter sleeps get it at once.
+    # (The waiter is cancelled in its first delay: a long one costs nothing and
+    # outlasts the calls however slow the machine.)
     s3 = make_client("s3", max_pool_connections=1)
     aio = make_aio(s3)
     heads = count_calls(s3, "before-call.s3.HeadBucket")
     waiting = asyncio.ensure_future(
         aio.get_waiter("bucket_exists").wait(
-            Bucket="slow", WaiterConfig={"Delay": 5, "MaxAttempts": 3}
+            Bucket="slow", WaiterConfig={"Delay": 60, "MaxAttempts": 3}
         )
     )
     while not heads:
         await asyncio.sleep(0.01)
-    for _ in range(5):  # the first poll is done; the waiter sleeps for 5 s
+    for _ in range(5):  # the first poll is done; the waiter sleeps for 60 s
         await aio.list_buckets()
     # Had the waiter held the only thread, these calls would have waited for
     # its next poll.
