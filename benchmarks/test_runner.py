@@ -13,7 +13,7 @@ def test_tiny_run_end_to_end(tmp_path: Path) -> None:
     mode = Mode(
         "test",
         reps=1,
-        duration_s=0.1,
+        duration_s=0.5,  # long enough that a loaded machine still completes calls in it
         warmup_s=0.02,
         cells=[Cell("boto3", "ssm", 0, 1, 2), Cell("aboto3-threads", "ssm", 0, 4, 2)],
     )
