@@ -249,7 +249,7 @@ class FaultProxy:
                 self._apply_listener_mode()
             else:
                 self._wake_w.send(b"x")
-                if not self._listener_changed.wait(5):
+                if not self._listener_changed.wait(30):  # a hang guard
                     raise RuntimeError("the proxy's acceptor did not switch its listener")
             if self._listener_error is not None:
                 raise self._listener_error
@@ -259,7 +259,7 @@ class FaultProxy:
             self.connections = self.requests = self.throttled = self.tls_failures = 0
             self.log = []
 
-    def wait_for_requests(self, count: int, timeout: float = 5.0) -> None:
+    def wait_for_requests(self, count: int, timeout: float = 30.0) -> None:
         """Block until ``requests >= count`` (for a call started elsewhere)."""
         deadline = time.monotonic() + timeout
         while self.requests < count:
@@ -267,7 +267,7 @@ class FaultProxy:
                 raise TimeoutError(f"proxy saw {self.requests} requests, expected {count}")
             time.sleep(0.005)
 
-    def wait_idle(self, timeout: float = 5.0) -> bool:
+    def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until the proxy holds no client connection; True if it got there."""
         deadline = time.monotonic() + timeout
         while self.active_connections:

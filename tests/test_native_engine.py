@@ -264,7 +264,8 @@ def test_a_loop_whose_wake_is_pending_does_not_hold_back_another_loop(
 
     async def elsewhere() -> Any:
         async with aboto3.AIOClient(stub_ssm(fast_stub), engine="native") as aio:
-            return await asyncio.wait_for(aio.get_parameter(Name="/other"), 5)
+            # Within this loop's join below: a call that waits for that loop times out.
+            return await asyncio.wait_for(aio.get_parameter(Name="/other"), 30)
 
     def block_until_the_other_loop_is_done() -> None:
         # Runs after the held call has scheduled its wake, and before the wake.
@@ -276,7 +277,7 @@ def test_a_loop_whose_wake_is_pending_does_not_hold_back_another_loop(
 
         thread = threading.Thread(target=run_the_other_loop)
         thread.start()
-        thread.join(10)
+        thread.join(60)
         released.set()
 
     async def held() -> Any:
