@@ -21,6 +21,8 @@ namespace aboto3 {
 
 // sigv4_module.cpp: the SigV4 signer's bindings.
 void bind_sigv4(nb::module_& m);
+// json_module.cpp: the JSON reader (json_loads).
+void bind_json(nb::module_& m);
 
 #ifdef ABOTO3_NATIVE_ENGINE
 // native_module.cpp: the libcurl engine's bindings, built only with libcurl.
@@ -89,6 +91,7 @@ NB_MODULE(_core, m) {
     fork_generation();  // installs the fork handler before any thread exists
 
     bind_sigv4(m);
+    bind_json(m);
 
     nb::class_<CompletionBridge>(m, "CompletionBridge",
         "Delivers finished calls to one event loop: one wake-up per batch.")
