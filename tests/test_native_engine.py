@@ -618,8 +618,10 @@ async def test_slow_reader_pauses_the_transfer(fast_stub: StubServer) -> None:
         response = await aio.get_object(Bucket="b", Key=f"big-{size}")
         body = response["Body"]
         first = await body.read(64 * 1024)
-        await asyncio.sleep(0.3)  # the I/O thread would buffer everything by now
         transfer = body._body._raw_stream._transfer
+        # The I/O thread fills the buffer up to the high-water mark (1 MiB)...
+        await wait_until(lambda: transfer.buffered >= 512 * 1024, "the buffer filling")
+        await asyncio.sleep(0.3)  # ...and would go on to buffer everything meanwhile
         assert transfer.buffered <= 2 * 1024 * 1024  # paused near the 1 MiB high-water mark
         assert not transfer.finished
         rest = await body.read()
