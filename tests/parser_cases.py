@@ -18,9 +18,11 @@ import datetime
 import json
 import math
 import random
+import re
 import struct
 from collections.abc import Iterator
 from typing import Any
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape, quoteattr
 
 from botocore.awsrequest import HeadersDict
@@ -62,14 +64,25 @@ def assert_same(theirs: Any, ours: Any, path: str = "") -> None:
         assert theirs.utcoffset() == ours.utcoffset(), f"{where}: {theirs!r} != {ours!r}"
     elif isinstance(theirs, (str, bytes, int, bool, type(None))):
         assert theirs == ours, f"{where}: {theirs!r} != {ours!r}"
+    elif isinstance(theirs, ElementTree.Element):
+        # botocore's result for XML it does not expect (a repeated element)
+        # holds ElementTree nodes: equal when they are the same XML.
+        assert ElementTree.tostring(theirs) == ElementTree.tostring(ours), where
     else:  # a stream or an event stream: botocore's own object, passed through
         assert theirs is ours or type(theirs).__module__.startswith("botocore"), where
+
+
+_ADDRESS = re.compile(" at 0x[0-9a-f]+")
 
 
 def assert_same_outcome(theirs: tuple[str, Any], ours: tuple[str, Any], what: str) -> None:
     assert theirs[0] == ours[0], f"{what}: botocore {theirs}, aboto3 {ours}"
     if theirs[0] == "raised":
-        assert theirs[1] == ours[1], f"{what}: botocore raised {theirs[1]}, aboto3 {ours[1]}"
+        same = (theirs[1][0], _ADDRESS.sub("", theirs[1][1])) == (
+            ours[1][0],
+            _ADDRESS.sub("", ours[1][1]),
+        )
+        assert same, f"{what}: botocore raised {theirs[1]}, aboto3 {ours[1]}"
     else:
         try:
             assert_same(theirs[1], ours[1])
@@ -117,6 +130,13 @@ TIMESTAMP_TEXTS = [
     "not a date",
     "",
 ]
+CLEAN_TIMESTAMP_TEXTS = [
+    "2024-02-29T23:59:58Z",
+    "2024-02-29T23:59:58.000Z",
+    "2024-02-29T23:59:58.123456Z",
+    "2024-02-29T23:59:58+00:00",
+    "Thu, 29 Feb 2024 23:59:58 GMT",
+]
 BIG_INTEGERS = [2**63, -(2**63) - 1, 10**30, 2**53 + 1, -1, 0]
 FLOATS = [0.1, -0.0, 1.5e300, 5e-324, 123456789.123456789, 2.0**53 + 2, 1e22, 1e23, 0.3]
 FLOAT_TEXTS = [
@@ -131,10 +151,10 @@ FLOAT_TEXTS = [
 ]
 
 
-def _blob(rng: random.Random) -> str:
+def _blob(rng: random.Random, clean: bool = False) -> str:
     data = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 9)))
     text = base64.b64encode(data).decode()
-    roll = rng.random()
+    roll = 1.0 if clean else rng.random()
     if roll < 0.1:
         return text.rstrip("=")  # b64decode refuses: incorrect padding
     if roll < 0.15:
@@ -182,13 +202,20 @@ class Maker:
     """Responses for one protocol, chosen by ``rng``; ``odd`` is how often a value
     is something botocore's parser must cope with rather than what services send."""
 
-    def __init__(self, rng: random.Random, protocol: str, odd: float = 0.08) -> None:
+    def __init__(
+        self, rng: random.Random, protocol: str, odd: float = 0.08, clean: bool = False
+    ) -> None:
         self.rng = rng
         self.protocol = protocol
-        self.odd = odd
+        self.odd = 0.0 if clean else odd
+        self.clean = clean  # only what services send: no repeats, junk or bad values
 
     def chance(self, p: float) -> bool:
         return self.rng.random() < p
+
+    def oddity(self, p: float) -> bool:
+        """A roll for something services should not send (never when clean)."""
+        return not self.clean and self.rng.random() < p
 
     # -- scalar text, shared by every family --
 
@@ -196,10 +223,22 @@ class Maker:
         enum = shape.metadata.get("enum") if hasattr(shape, "metadata") else None
         if enum and self.chance(0.6):
             return str(self.rng.choice(enum))
-        return self.rng.choice(TEXTS)
+        text = self.rng.choice(TEXTS)
+        if (
+            "\x01" in text
+            and self.protocol in ("rest-xml", "query", "ec2")
+            and not self.oddity(0.3)
+        ):
+            text = "control"  # not a character XML allows
+        return text
 
     def timestamp_text(self) -> str:
+        if self.clean:
+            return self.rng.choice(CLEAN_TIMESTAMP_TEXTS)
         return self.rng.choice(TIMESTAMP_TEXTS)
+
+    def blob(self) -> str:
+        return _blob(self.rng, self.clean)
 
     # -- JSON --
 
@@ -218,7 +257,7 @@ class Maker:
                 return rng.choice([None, "ab", {"a": 1}, 3])
             count = 0 if depth > 3 else rng.choice([0, 1, 2, 3])
             items = [self.json_value(shape.member, depth + 1) for _ in range(count)]
-            if items and self.chance(0.1):
+            if items and self.oddity(0.1):
                 items[0] = None
             return items
         if kind == "map":
@@ -228,9 +267,9 @@ class Maker:
             pairs = []
             for i in range(count):
                 key = self.text(shape.key) + str(i % 2)
-                value = None if self.chance(0.05) else self.json_value(shape.value, depth + 1)
+                value = None if self.oddity(0.05) else self.json_value(shape.value, depth + 1)
                 pairs.append((key, value))
-            if pairs and self.chance(0.1):
+            if pairs and self.oddity(0.1):
                 pairs.append((pairs[0][0], self.json_value(shape.value, depth + 1)))
             return Obj(pairs)
         if kind in ("string", "character"):
@@ -252,21 +291,22 @@ class Maker:
         if kind == "timestamp":
             roll = rng.random()
             if roll < 0.3:
-                return rng.choice([1700000000, 1700000000.5, 0, 1.5e9, 253402300800])
+                epochs = [1700000000, 1700000000.5, 0, 1.5e9]
+                return rng.choice(epochs if self.clean else [*epochs, 253402300800])
             if odd:
                 return rng.choice([True, None, [], -1e20])
             return self.timestamp_text()
         if kind == "blob":
             if odd:
                 return rng.choice([1, None, "é", []])
-            return _blob(rng)
+            return self.blob()
         return self.any_json(depth)
 
     def json_structure(self, shape: Any, depth: int) -> Obj:
         rng = self.rng
         members = list(shape.members.items())
         union = shape.metadata.get("union") or getattr(shape, "is_tagged_union", False)
-        if union and members and not self.chance(self.odd):
+        if union and members and not self.oddity(self.odd):
             members = [rng.choice(members)]
         pairs: list[tuple[str, Any]] = []
         for name, member in members:
@@ -277,15 +317,15 @@ class Maker:
             if not union and self.chance(0.25):
                 continue  # absent
             wire = member.serialization.get("name", name)
-            if self.chance(0.05):
+            if self.oddity(0.05):
                 pairs.append((wire, None))
             else:
                 pairs.append((wire, self.json_value(member, depth + 1)))
-        if pairs and self.chance(0.05):
+        if pairs and self.oddity(0.05):
             pairs.append((pairs[0][0], pairs[0][1]))  # a duplicate key
-        if self.chance(0.05):
+        if self.oddity(0.05):
             pairs.append(("unknownMember", self.any_json(depth + 1)))
-        if union and self.chance(0.05):
+        if union and self.oddity(0.05):
             pairs.append(("__type", "some.Type"))
         rng.shuffle(pairs) if self.chance(0.2) else None
         return Obj(pairs)
@@ -326,7 +366,7 @@ class Maker:
         if kind == "list":
             return rng.choice(["a,b", " a , b ", "", "single"])
         if kind == "blob":
-            return _blob(rng)
+            return self.blob()
         if kind == "string" and shape.serialization.get("jsonvalue"):
             data = json.dumps({"k": [1, "v"]}).encode()
             return base64.b64encode(data).decode() if not odd else "!!"
@@ -374,14 +414,173 @@ class Maker:
         if payload is not None:
             member = shape.members[payload]
             if member.type_name in ("blob", "string"):
-                return self.rng.choice([b"", b"payload bytes", "é".encode(), b"\xff"])
+                choices = [b"", b"payload bytes", "é".encode()]
+                return self.rng.choice(choices if self.clean else [*choices, b"\xff"])
             return self.family_body(member)
         return self.family_body(shape)
 
     def family_body(self, shape: Any) -> bytes:
-        if self.chance(0.03):
+        if self.oddity(0.03):
             return b""
-        return self.json_body(shape)
+        if self.protocol in ("json", "rest-json"):
+            return self.json_body(shape)
+        if self.protocol == "smithy-rpc-v2-cbor":
+            return self.cbor_body(shape)
+        return self.xml_document(shape)
+
+    # -- XML --
+
+    def xml_text(self, shape: Any) -> str:
+        rng = self.rng
+        kind = shape.type_name
+        odd = self.chance(self.odd)
+        if kind in ("integer", "long"):
+            if odd:
+                return rng.choice([" 7", "+3", "1.5", "x", "", "9" * 25, "1_000"])
+            return str(rng.choice([0, 1, -7, 42, 2**31]))
+        if kind in ("float", "double"):
+            if odd:
+                return rng.choice(["nan", "inf", " 2.5", "1e400", "", "x", "1."])
+            return rng.choice(["1.5", "0.1", "-0.0", "1e3", "5e-324", "3"])
+        if kind == "boolean":
+            return (
+                rng.choice(["true", "false", "True", ""]) if odd else rng.choice(["true", "false"])
+            )
+        if kind == "timestamp":
+            return self.timestamp_text()
+        if kind == "blob":
+            return self.blob()
+        return self.text(shape)
+
+    def xml_escape(self, text: str) -> str:
+        roll = self.rng.random()
+        if roll < 0.05 and "]]>" not in text:
+            return "<![CDATA[" + text + "]]>"
+        if roll < 0.1:
+            return "".join(f"&#x{ord(c):x};" if c.isalpha() else escape(c) for c in text)
+        if roll < 0.13:
+            return "<!-- note -->" + escape(text)
+        return escape(text, {'"': "&quot;"} if self.chance(0.3) else {})
+
+    def xml_element(self, tag: str, shape: Any, depth: int) -> str:
+        return f"<{tag}>{self.xml_content(shape, depth)}</{tag}>"
+
+    def xml_content(self, shape: Any, depth: int) -> str:
+        rng = self.rng
+        kind = shape.type_name
+        if kind == "structure":
+            return self.xml_members(shape, depth)[1]
+        if kind == "list":
+            count = 0 if depth > 3 else rng.choice([0, 1, 2, 3])
+            item = shape.member.serialization.get("name", "member")
+            return "".join(self.xml_element(item, shape.member, depth + 1) for _ in range(count))
+        if kind == "map":
+            return "".join(
+                self.xml_entry(shape, "entry", depth) for _ in range(rng.choice([0, 1, 2]))
+            )
+        return self.xml_escape(self.xml_text(shape))
+
+    def xml_entry(self, shape: Any, tag: str, depth: int) -> str:
+        key_tag = shape.key.serialization.get("name") or "key"
+        value_tag = shape.value.serialization.get("name") or "value"
+        key = self.xml_escape(self.text(shape.key) + str(self.rng.randrange(2)))
+        value = self.xml_content(shape.value, depth + 1)
+        parts = [f"<{key_tag}>{key}</{key_tag}>", f"<{value_tag}>{value}</{value_tag}>"]
+        if self.chance(0.2):
+            parts.reverse()
+        if self.oddity(self.odd / 2):
+            parts.pop()
+        return f"<{tag}>{''.join(parts)}</{tag}>"
+
+    def xml_members(self, shape: Any, depth: int) -> tuple[str, str]:
+        """(attributes, children) of a structure element."""
+        rng = self.rng
+        members = list(shape.members.items())
+        union = shape.metadata.get("union") or getattr(shape, "is_tagged_union", False)
+        if union and members and not self.oddity(self.odd):
+            members = [rng.choice(members)]
+        attributes, children = [], []
+        for name, member in members:
+            serialization = member.serialization
+            if serialization.get("location") or serialization.get("eventstream"):
+                continue
+            if (depth > 3 and not union and self.chance(0.7)) or (not union and self.chance(0.25)):
+                continue
+            wire = serialization.get("name", name)
+            if serialization.get("xmlAttribute"):
+                prefix = wire.split(":")[0] if ":" in wire else ""
+                local = wire.split(":")[-1]
+                if prefix:
+                    uri = "http://www.w3.org/2001/XMLSchema-instance"
+                    attributes.append(f' xmlns:{prefix}="{uri}" {prefix}:{local}=')
+                else:
+                    attributes.append(f" {local}=")
+                attributes[-1] += quoteattr(self.xml_text(member))
+                continue
+            if member.type_name in ("list", "map") and serialization.get("flattened"):
+                if member.type_name == "list":
+                    tag = member.member.serialization.get("name", wire)
+                    for _ in range(rng.choice([0, 1, 2, 3])):
+                        children.append(self.xml_element(tag, member.member, depth + 1))
+                else:
+                    for _ in range(rng.choice([0, 1, 2])):
+                        children.append(self.xml_entry(member, wire, depth + 1))
+                continue
+            children.append(self.xml_element(wire, member, depth + 1))
+            if self.oddity(0.02):
+                children.append(self.xml_element(wire, member, depth + 1))  # repeated
+        if self.oddity(0.05):
+            children.append("<UnknownMember><a>1</a></UnknownMember>")
+        if self.chance(0.05):
+            children.append("\n  ")
+        if self.chance(0.2):
+            rng.shuffle(children)
+        return "".join(attributes), "".join(children)
+
+    def xml_document(self, shape: Any) -> bytes:
+        rng = self.rng
+        namespace = rng.choice(["", ' xmlns="https://example.com/doc/2006-03-01/"'])
+        declaration = rng.choice(["", '<?xml version="1.0" encoding="UTF-8"?>\n'])
+        error = shape is not None and shape.metadata.get("exception")
+        if error:
+            attributes, members = self.xml_members(shape, 1)
+            wires = {m.serialization.get("name", n) for n, m in shape.members.items()}
+            code = "".join(
+                f"<{tag}>{text}</{tag}>"
+                for tag, text in (("Code", shape.name), ("Message", "went wrong"))
+                if tag not in wires
+            )
+            if self.protocol == "ec2":
+                text = (
+                    f"<Response><Errors><Error{attributes}>{code}{members}</Error></Errors>"
+                    "<RequestID>r-1</RequestID></Response>"
+                )
+            elif self.protocol == "rest-xml" and self.chance(0.5):
+                text = f"<Error{attributes}>{code}{members}<RequestId>r</RequestId></Error>"
+            else:
+                text = (
+                    f"<ErrorResponse{namespace}><Error{attributes}><Type>Sender</Type>"
+                    f"{code}{members}</Error><RequestId>r-2</RequestId></ErrorResponse>"
+                )
+            return (declaration + text).encode()
+        attributes, members = self.xml_members(shape, 0) if shape is not None else ("", "")
+        if self.protocol == "query":
+            wrapper = shape.serialization.get("resultWrapper") if shape is not None else None
+            body = f"<{wrapper}{attributes}>{members}</{wrapper}>" if wrapper else members
+            metadata = "<ResponseMetadata><RequestId>q-1</RequestId></ResponseMetadata>"
+            if self.oddity(0.1):
+                metadata = rng.choice(["", "<ResponseMetadata/>", metadata * 2])
+            text = f"<OpResponse{namespace}>{body}{metadata}</OpResponse>"
+        elif self.protocol == "ec2":
+            request = rng.choice(["<requestId>e-1</requestId>", "<requestId/>", ""])
+            text = f"<OpResponse{namespace}{attributes}>{request}{members}</OpResponse>"
+        else:
+            tag = shape.name if shape is not None else "Root"
+            if self.chance(0.1):
+                tag = "s3:" + tag
+                namespace = ' xmlns:s3="https://example.com/s3/"'
+            text = f"<{tag}{namespace}{attributes}>{members}</{tag}>"
+        return (declaration + text).encode()
 
 
 def mutations(body: bytes, rng: random.Random, count: int) -> Iterator[bytes]:

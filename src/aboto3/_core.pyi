@@ -122,6 +122,31 @@ def json_loads(
     pause: Callable[[], object] | None = None,
 ) -> Any: ...
 
+class ParsePlan:
+    """A botocore Shape compiled for one protocol family (aboto3._parsers builds it)."""
+
+    def __init__(self, nodes: list[tuple[Any, ...]], root: int) -> None: ...
+    @property
+    def size(self) -> int: ...
+
+def configure_parsers(
+    parse_timestamp: Callable[[Any], Any],
+    default_blob_parser: Callable[..., Any],
+    tzutc: Any,
+    sparse_lists: bool,
+) -> None: ...
+def parse_response(
+    protocol: int,
+    plan: ParsePlan | None,
+    response: dict[str, Any],
+    parser: Any,
+    modeled_error: bool,
+    tz_utc: Any,
+    tz_local: Any,
+    pause: Callable[[], object] | None,
+) -> Any: ...
+def parser_counters() -> dict[str, int]: ...
+
 class SigV4Signer:
     """AWS Signature Version 4 in headers, as botocore's SigV4Auth/S3SigV4Auth sign."""
 

@@ -23,6 +23,8 @@ namespace aboto3 {
 void bind_sigv4(nb::module_& m);
 // json_module.cpp: the JSON reader (json_loads).
 void bind_json(nb::module_& m);
+// parsers_module.cpp: botocore's response parsers.
+void bind_parsers(nb::module_& m);
 
 #ifdef ABOTO3_NATIVE_ENGINE
 // native_module.cpp: the libcurl engine's bindings, built only with libcurl.
@@ -92,6 +94,7 @@ NB_MODULE(_core, m) {
 
     bind_sigv4(m);
     bind_json(m);
+    bind_parsers(m);
 
     nb::class_<CompletionBridge>(m, "CompletionBridge",
         "Delivers finished calls to one event loop: one wake-up per batch.")

@@ -1,0 +1,407 @@
+"""botocore's response parsers, in C++, plugged in where botocore makes them.
+
+botocore parses every response in Python: a 1 MB DynamoDB page or a 1,000-key
+S3 listing costs it tens of milliseconds, mostly ``json.loads``/ElementTree and
+then a walk over the result that converts it to the output shape (dateutil for
+every timestamp). The C++ parsers (``aboto3._core.parse_response``) walk the
+output shape and the body together, once, and build only the result.
+
+The seam is botocore's own: each client's endpoint asks its
+``ResponseParserFactory`` for a parser on every call. A client with fast
+parsing gets a :class:`FastResponseParserFactory` that wraps that factory (so
+``set_parser_defaults`` on either still applies) and makes subclasses of
+botocore's protocol parsers. They replace only the body parse
+(``_do_parse``, ``_do_modeled_error_parse``); ``parse()``, the error
+detection, the generic error code and message, ``ResponseMetadata``'s HTTP
+fields and event streams stay botocore's for whatever version is installed.
+
+The C++ side answers only what it reproduces exactly and otherwise returns
+``NotImplemented``: botocore's own parse then handles that response (so a
+malformed body raises exactly botocore's exception). A value of an unusual
+kind inside an ordinary body is handed to botocore's own handler for its
+shape. Each botocore ``Shape`` is compiled once into a ``ParsePlan`` kept on
+the shape. Big bodies are parsed in slices: every few milliseconds the C++
+side lets the event loop run (on the native engine) or other threads take the
+GIL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from typing import Any, Callable
+
+import botocore.parsers
+import botocore.utils
+from botocore.parsers import PROTOCOL_PARSERS, ResponseParser, ResponseParserFactory
+from dateutil import tz  # type: ignore[import-untyped]
+
+from ._suspend import in_engine_greenlet, suspend
+
+ParsePlan: Any
+parse_response: Any
+try:
+    from . import _core
+
+    ParsePlan = getattr(_core, "ParsePlan", None)
+    parse_response = getattr(_core, "parse_response", None)
+except ImportError:  # no _core: botocore parses
+    ParsePlan = parse_response = None
+
+logger = logging.getLogger("aboto3")
+
+# Set to 0 (or false/no/off) to keep botocore's parsers for every client.
+ENV_SWITCH = "ABOTO3_FAST_PARSING"
+
+# Which C++ parser serves each protocol, and how it reads shapes.
+_PROTOCOL_IDS = {"json": 0, "rest-json": 1, "rest-xml": 2, "query": 3, "ec2": 4}
+_FAMILY = {"json": "json", "rest-json": "json", "rest-xml": "xml", "query": "xml", "ec2": "xml"}
+if "smithy-rpc-v2-cbor" in PROTOCOL_PARSERS:
+    _PROTOCOL_IDS["smithy-rpc-v2-cbor"] = 5
+    _FAMILY["smithy-rpc-v2-cbor"] = "cbor"
+# Protocols served in C++ (the others keep botocore's parser).
+SERVED = frozenset(p for p in _PROTOCOL_IDS if p != "smithy-rpc-v2-cbor")
+
+# Bodies at least this big are parsed in slices that let others run.
+PACED_BODY_SIZE = 64 * 1024
+
+
+def enabled_by_environment() -> bool:
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+# ---- compiling botocore shapes --------------------------------------------------------
+
+# Node kinds and member locations, as src/cpp/parsers_common.h numbers them.
+_KINDS = {
+    "structure": 0,
+    "list": 1,
+    "map": 2,
+    "string": 3,
+    "boolean": 4,
+    "integer": 5,
+    "long": 5,
+    "float": 6,
+    "double": 6,
+    "timestamp": 7,
+    "blob": 8,
+}
+_DOCUMENT, _OTHER = 9, 10
+_BODY, _HEADER, _HEADERS, _STATUS_CODE, _IGNORED = 0, 1, 2, 3, 4
+_LOCATIONS = {"header": _HEADER, "headers": _HEADERS, "statusCode": _STATUS_CODE}
+_UNION, _EXCEPTION, _FLATTENED, _JSONVALUE, _EVENTSTREAM, _ATTRIBUTE = 1, 2, 4, 8, 16, 32
+
+# botocore 1.31 and later read members with an unknown location ("uri",
+# "querystring") from an XML body; older ones skip every located member.
+_KNOWN_LOCATIONS: tuple[str, ...] | None = getattr(ResponseParser, "KNOWN_LOCATIONS", None)
+# botocore's own rule for an XML member's element name.
+_xml_member_key_name = botocore.parsers.BaseXMLResponseParser()._member_key_name
+
+
+def _flag(shape: Any, name: str) -> bool:
+    value = getattr(shape, name, None)
+    return bool(value) if value is not None else False
+
+
+def _compile(root: Any, family: str) -> Any:
+    """The ParsePlan for ``root`` read by the ``family`` parsers, or None."""
+    nodes: list[Any] = []
+    seen: dict[tuple[str, str, str], int] = {}
+
+    def visit(shape: Any) -> int:
+        key = (shape.name, shape.type_name, repr(sorted(shape.serialization.items())))
+        index = seen.get(key)
+        if index is None:
+            index = seen[key] = len(nodes)
+            nodes.append(None)
+            nodes[index] = node(shape)
+        return index
+
+    def node(shape: Any) -> tuple[Any, ...]:
+        serialization = shape.serialization
+        flags = _FLATTENED if serialization.get("flattened") else 0
+        if serialization.get("eventstream"):
+            flags |= _EVENTSTREAM
+        kind = _KINDS.get(shape.type_name, _OTHER)
+        item = key = value = payload = -1
+        key_name = value_name = wrapper = ""
+        members: list[tuple[Any, ...]] = []
+        if kind == 0:
+            if shape.metadata.get("document") or _flag(shape, "is_document_type"):
+                kind = _DOCUMENT
+            else:
+                if shape.metadata.get("union") or _flag(shape, "is_tagged_union"):
+                    flags |= _UNION
+                if shape.metadata.get("exception"):
+                    flags |= _EXCEPTION
+                names = list(shape.members)
+                for name, member in shape.members.items():
+                    members.append(_member(name, member, visit(member), family))
+                wires = [m[1] for m in members]
+                if len(set(wires)) != len(wires) or (
+                    flags & _UNION and any(m[1] != m[0] for m in members)
+                ):
+                    # Two members read from one name, or a union whose
+                    # names differ from their wire names (botocore versions
+                    # disagree on those): botocore's handler every time.
+                    kind, members = _OTHER, []
+                payload_name = serialization.get("payload")
+                if payload_name is not None and kind == 0:
+                    payload = names.index(payload_name)
+                wrapper = serialization.get("resultWrapper", "")
+        elif kind == 1:
+            item = visit(shape.member)
+        elif kind == 2:
+            key, value = visit(shape.key), visit(shape.value)
+            key_name = shape.key.serialization.get("name") or "key"
+            value_name = shape.value.serialization.get("name") or "value"
+        elif kind == 3 and botocore.utils.is_json_value_header(shape):
+            flags |= _JSONVALUE
+        return (
+            kind,
+            shape,
+            flags,
+            item,
+            key,
+            value,
+            key_name,
+            value_name,
+            payload,
+            wrapper,
+            members,
+        )
+
+    root_index = visit(root)
+    return ParsePlan(nodes, root_index)
+
+
+def _member(name: str, member: Any, index: int, family: str) -> tuple[Any, ...]:
+    serialization = member.serialization
+    location = serialization.get("location")
+    code = _LOCATIONS.get(location, _BODY) if location else _BODY
+    location_name: Any = None
+    if code == _HEADER:
+        location_name = serialization.get("name", name)
+    elif code == _HEADERS:
+        location_name = serialization.get("name", "").lower()
+    flags = 0
+    if family == "json":
+        wire = serialization.get("name", name)
+    elif family == "xml":
+        wire = _xml_member_key_name(member, name)
+        if serialization.get("xmlAttribute"):
+            flags |= _ATTRIBUTE
+        if serialization.get("eventheader") or (
+            location and code == _BODY and _KNOWN_LOCATIONS is None
+        ):
+            code = _IGNORED
+    else:
+        wire = name
+    return (name, wire, index, code, location_name, flags)
+
+
+_NO_PLAN = object()
+
+
+def plan_for(shape: Any, family: str) -> Any:
+    """The shape's compiled plan for ``family`` (cached on the shape), or None."""
+    cache = shape.__dict__.get("_aboto3_plans")
+    if cache is None:
+        cache = shape.__dict__["_aboto3_plans"] = {}
+    plan = cache.get(family, _NO_PLAN)
+    if plan is _NO_PLAN:
+        plan = None
+        if shape.type_name == "structure" and not _has_event_stream(shape):
+            try:
+                plan = _compile(shape, family)
+            except Exception:  # a model this compiler does not understand
+                logger.debug("aboto3: botocore parses %s", shape.name, exc_info=True)
+        cache[family] = plan
+    return plan
+
+
+def _has_event_stream(shape: Any) -> bool:
+    return any(m.serialization.get("eventstream") for m in shape.members.values())
+
+
+# ---- time zones botocore's timestamp parser would give -------------------------------
+
+_local_zones: dict[tuple[Any, ...], Any] = {}
+
+
+def _zones() -> tuple[Any, Any]:
+    """(tzinfo of an ISO 8601 UTC timestamp, tzinfo of an epoch) on this machine now.
+
+    dateutil names "Z" and "+00:00" "UTC": where the local zone is named UTC
+    it gives tzlocal(), elsewhere tz.UTC. Epochs become
+    datetime.fromtimestamp(value, tzlocal()). None where neither holds.
+    """
+    names = time.tzname
+    key = (names, time.timezone, time.altzone, time.daylight)
+    local = _local_zones.get(key)
+    if local is None:
+        local = _local_zones[key] = tz.tzlocal()
+    if "UTC" not in names:
+        utc = tz.UTC
+    elif names == ("UTC", "UTC"):
+        utc = local
+    else:
+        utc = None
+    options = getattr(botocore.utils, "get_tzinfo_options", None)
+    epoch = local if options is None or tuple(options()) == (tz.tzlocal,) else None
+    return utc, epoch
+
+
+# ---- letting others run during a long parse ------------------------------------------
+
+
+def _yield_to_loop() -> None:
+    suspend(asyncio.sleep(0))
+
+
+def _yield_gil() -> None:
+    time.sleep(0)
+
+
+def _pause_for(response: Any) -> Callable[[], None] | None:
+    body = response.get("body")
+    if not isinstance(body, bytes) or len(body) < PACED_BODY_SIZE:
+        return None
+    if in_engine_greenlet():
+        return _yield_to_loop  # the event loop runs between slices
+    if threading.current_thread() is not threading.main_thread():
+        return _yield_gil  # a worker thread: the loop's thread can take the GIL
+    return None
+
+
+# ---- the parsers --------------------------------------------------------------------
+
+
+class _FastParsing:
+    """``_do_parse`` and ``_do_modeled_error_parse`` in C++; botocore's when declined."""
+
+    PROTOCOL = ""
+
+    def _do_parse(self, response: Any, shape: Any) -> Any:
+        return self._fast(response, shape, False, super()._do_parse)  # type: ignore[misc]
+
+    def _do_modeled_error_parse(self, response: Any, shape: Any) -> Any:
+        return self._fast(response, shape, True, super()._do_modeled_error_parse)  # type: ignore[misc]
+
+    def _fast(
+        self, response: Any, shape: Any, modeled_error: bool, botocore_parse: Callable[..., Any]
+    ) -> Any:
+        plan = None
+        if shape is not None:
+            plan = plan_for(shape, _FAMILY[self.PROTOCOL])
+            if plan is None:
+                return botocore_parse(response, shape)
+        utc, epoch = _zones()
+        parsed = parse_response(
+            _PROTOCOL_IDS[self.PROTOCOL],
+            plan,
+            response,
+            self,
+            modeled_error,
+            utc,
+            epoch,
+            _pause_for(response),
+        )
+        if parsed is NotImplemented:
+            return botocore_parse(response, shape)
+        return parsed
+
+
+def _fast_class(protocol: str, base: type[Any]) -> type[Any]:
+    name = "Fast" + base.__name__
+    return type(name, (_FastParsing, base), {"PROTOCOL": protocol, "__module__": __name__})
+
+
+# botocore's classes as this module found them, and their C++ twins.
+_BOTOCORE_CLASSES: dict[str, type[Any]] = {p: PROTOCOL_PARSERS[p] for p in SERVED}
+FAST_CLASSES: dict[str, type[Any]] = {p: _fast_class(p, c) for p, c in _BOTOCORE_CLASSES.items()}
+
+
+class FastResponseParserFactory(ResponseParserFactory):  # type: ignore[misc]
+    """botocore's ResponseParserFactory, making C++-backed parsers where it can.
+
+    It shares the wrapped factory's defaults (``set_parser_defaults`` on
+    either applies to both). A protocol whose parser class someone replaced in
+    ``botocore.parsers.PROTOCOL_PARSERS`` gets that class, unchanged.
+    """
+
+    def __init__(self, wrapped: ResponseParserFactory) -> None:
+        super().__init__()
+        self.wrapped = wrapped
+        self._defaults = wrapped._defaults
+        self._made: dict[tuple[Any, ...], Any] = {}
+
+    def create_parser(self, protocol_name: str) -> Any:
+        fast = FAST_CLASSES.get(protocol_name)
+        if fast is None or PROTOCOL_PARSERS.get(protocol_name) is not _BOTOCORE_CLASSES.get(
+            protocol_name
+        ):
+            return self.wrapped.create_parser(protocol_name)
+        # Parsers keep no state between calls: one per protocol and defaults.
+        key = (protocol_name, *self._defaults.items())
+        parser = self._made.get(key)
+        if parser is None:
+            parser = fast(**self._defaults)
+            if len(self._made) > 32:
+                self._made.clear()
+            self._made[key] = parser
+        return parser
+
+
+# ---- installing on a client -----------------------------------------------------------
+
+
+def _configure() -> None:
+    _core.configure_parsers(
+        botocore.utils.parse_timestamp,
+        ResponseParser._default_blob_parser,
+        tz.tzutc(),
+        _lists_are_sparse(),
+    )
+
+
+def _lists_are_sparse() -> bool:
+    """Whether this botocore's _handle_list makes a null item None (1.31+)."""
+
+    class Item:
+        type_name = "integer"
+        serialization: dict[str, Any] = {}  # noqa: RUF012
+
+    class Listing:
+        member = Item()
+        serialization: dict[str, Any] = {}  # noqa: RUF012
+
+    try:
+        return botocore.parsers.RestJSONParser()._handle_list(Listing(), [None]) == [None]  # type: ignore[no-any-return]
+    except TypeError:
+        return False
+
+
+if parse_response is not None:
+    _configure()
+
+
+def use_fast_parsing(client: Any, wanted: bool) -> bool:
+    """Give ``client`` the C++ parsers (or take them back); True if it now has them."""
+    endpoint: Any = getattr(client, "_endpoint", None)
+    factory = getattr(endpoint, "_response_parser_factory", None)
+    if endpoint is None or factory is None:
+        return False
+    installed = isinstance(factory, FastResponseParserFactory)
+    if wanted and enabled_by_environment() and parse_response is not None:
+        if not installed:
+            if type(factory) is not ResponseParserFactory:
+                return False  # someone's own factory: theirs to keep
+            endpoint._response_parser_factory = FastResponseParserFactory(factory)
+        return True
+    if installed:
+        endpoint._response_parser_factory = factory.wrapped
+    return False
