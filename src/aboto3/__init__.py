@@ -2,6 +2,8 @@
 
 aio = aboto3.AIOClient(boto3.client("ssm"))     # or: aio = await aboto3.client("ssm")
 await aio.get_parameter(Name="/x")
+async with aboto3.Session().resource("dynamodb") as dynamodb:
+    table = await dynamodb.Table("t")
 """
 
 from ._engine import CoreMissingWarning, Engine, ThreadEngine, ThreadPool, engines
@@ -9,19 +11,24 @@ from .body import AIOStreamingBody
 from .client import AIOClient
 from .eventstream import AIOEventStream
 from .paginate import AIOPageIterator, AIOPaginator
-from .session import Session, client
+from .resource import AIOBatchWriter, AIOCollection, AIOResource
+from .session import Creating, Session, client, resource
 from .waiter import AIOWaiter
 
 __version__ = "1.0.0.dev0"
 
 __all__ = [
+    "AIOBatchWriter",
     "AIOClient",
+    "AIOCollection",
     "AIOEventStream",
     "AIOPageIterator",
     "AIOPaginator",
+    "AIOResource",
     "AIOStreamingBody",
     "AIOWaiter",
     "CoreMissingWarning",
+    "Creating",
     "Engine",
     "Session",
     "ThreadEngine",
@@ -29,4 +36,5 @@ __all__ = [
     "__version__",
     "client",
     "engines",
+    "resource",
 ]

@@ -11,23 +11,26 @@ from botocore.client import BaseClient
 
 from ._engine import Engine, Executor, ThreadEngine, ThreadPool, require_native_engine
 from ._signing import use_fast_signing
+from ._transfers import transfer_arguments
 from .body import BATCH_SIZE, AIOStreamingBody
 from .eventstream import AIOEventStream
 from .paginate import AIOPaginator
 from .waiter import AIOWaiter
 
 ClientT = TypeVar("ClientT", bound=BaseClient)
+T = TypeVar("T")
 
-__all__ = ["AIOClient", "check_engine"]
+__all__ = ["TRANSFER_METHODS", "AIOClient", "check_engine", "stream_wrapper", "transfer_method"]
 
 # Public client methods that do no I/O and so stay synchronous. get_paginator
 # and get_waiter are defined on AIOClient itself; everything else callable
 # (operations, presigning, S3 transfers, methods added by plugins) is async.
 _SYNC_METHODS = frozenset({"can_paginate"})
 
-# The S3 transfer methods boto3 adds to the client: they start s3transfer
-# threads and block until those finish, so they always run on a thread.
-_TRANSFER_METHODS = frozenset(
+# The S3 transfer methods boto3 adds to the client (and to the S3 resources):
+# they start s3transfer threads and block until those finish, so they always
+# run on a thread.
+TRANSFER_METHODS = frozenset(
     {"upload_file", "download_file", "upload_fileobj", "download_fileobj", "copy"}
 )
 
@@ -159,6 +162,21 @@ class AIOClient(Generic[ClientT]):
         """
         return AIOWaiter(self._client, waiter_name, self._engine)
 
+    async def run_sync(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Await ``fn(*args, **kwargs)``: synchronous code that calls boto3
+        clients, run by this client's engine.
+
+        Code written for boto3 (a library that wraps a boto3 client, such as
+        AWS's S3 Encryption Client, or a function of your own) runs unchanged.
+        With ``engine="threads"`` it runs on this client's thread pool, as
+        ``asyncio.to_thread`` would run it. With ``engine="native"`` it runs
+        in a greenlet on the event-loop thread: each call it makes through
+        a boto3 client that a native ``AIOClient`` drives (this one's
+        ``client``, or another's) suspends the greenlet instead of blocking,
+        and so do its ``time.sleep`` calls; its other work runs on the loop.
+        """
+        return await self._engine.run(fn, *args, **kwargs)
+
     async def close(self) -> None:
         """Refuse further calls and shut down the thread pool this client created.
 
@@ -204,14 +222,15 @@ class AIOClient(Generic[ClientT]):
         meta = self._client.meta
         api_name = meta.method_to_api_mapping.get(name)
         if api_name is None:
-            engine = self._thread_engine if name in _TRANSFER_METHODS else self._engine
-            return _async_method(engine, name, sync_method, owner)
+            if name in TRANSFER_METHODS:
+                return transfer_method(self._thread_engine, name, sync_method, owner)
+            return _async_method(self._engine, name, sync_method, owner)
         return _async_method(
             self._engine,
             name,
             sync_method,
             owner,
-            _stream_wrapper(meta.service_model.operation_model(api_name), self._engine),
+            stream_wrapper(meta.service_model.operation_model(api_name), self._engine),
         )
 
     def __dir__(self) -> list[str]:
@@ -221,7 +240,7 @@ class AIOClient(Generic[ClientT]):
         return f"<aboto3.AIOClient of {self._client!r}>"
 
 
-def _stream_wrapper(operation_model: Any, engine: Engine) -> Callable[[Any], Any] | None:
+def stream_wrapper(operation_model: Any, engine: Engine) -> Callable[[Any], Any] | None:
     """What turns the operation's sync stream into an async one, if it has one."""
     output = operation_model.output_shape
     if operation_model.has_event_stream_output:
@@ -268,6 +287,26 @@ def _async_method(
         async def method(*args: Any, **kwargs: Any) -> Any:
             return wrap(await run(sync_method, *args, **kwargs))
 
+    return _named(method, name, sync_method, owner)
+
+
+def transfer_method(
+    engine: Engine, name: str, sync_method: Callable[..., Any], owner: str
+) -> Callable[..., Any]:
+    """An S3 transfer method of boto3's, run on ``engine`` (a thread engine),
+    with async files and callbacks made usable from s3transfer's threads."""
+    run = engine.run
+
+    async def method(*args: Any, **kwargs: Any) -> Any:
+        args, kwargs = transfer_arguments(sync_method, args, kwargs)
+        return await run(sync_method, *args, **kwargs)
+
+    return _named(method, name, sync_method, owner)
+
+
+def _named(
+    method: Callable[..., Any], name: str, sync_method: Callable[..., Any], owner: str
+) -> Callable[..., Any]:
     method.__name__ = name
     method.__qualname__ = f"{owner}.{name}"
     method.__doc__ = sync_method.__doc__  # botocore's docstrings stay lazy

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterator
+from typing import Any, Callable, TypeVar
 
 import jmespath
 
 from . import _inflight
 from ._engine import Engine
 
-__all__ = ["AIOPageIterator", "AIOPaginator", "AIOResultKeyIterator"]
+__all__ = ["AIOPageIterator", "AIOPaginator", "AIOResultKeyIterator", "engine_results"]
+
+T = TypeVar("T")
 
 _END: Any = object()
 _NOT_ITERATED: Any = object()
@@ -29,6 +31,41 @@ def _next_page(page_iterator: Any, pages: Iterator[dict[str, Any]]) -> tuple[Any
     # while the caller still holds this one.
     page = next(pages, _END)
     return page, page_iterator.resume_token
+
+
+def _is_last_page(fetched: tuple[Any, Any]) -> bool:
+    return fetched[0] is _END
+
+
+async def engine_results(
+    run: Callable[..., Awaitable[T]],
+    fn: Callable[..., T],
+    *args: Any,
+    is_last: Callable[[T], bool],
+    read_ahead: bool = True,
+) -> AsyncGenerator[T, None]:
+    """``fn(*args)``'s results, one engine call each, until one ``is_last``
+    (which is yielded too): how pages are fetched. With ``read_ahead`` the
+    next call starts before a result is handed out, so it is fetched while
+    the caller works on this one; closing the generator (a caller that
+    leaves its loop early should ``aclose()`` it) cancels that call."""
+    if not read_ahead:
+        while True:
+            result = await run(fn, *args)
+            yield result
+            if is_last(result):
+                return
+    ahead: asyncio.Future[T] | None = None
+    try:
+        ahead = _inflight.start(run(fn, *args))
+        while True:
+            result = await ahead
+            ahead = None if is_last(result) else _inflight.start(run(fn, *args))
+            yield result
+            if ahead is None:
+                return
+    finally:
+        _inflight.discard(ahead)
 
 
 class AIOPaginator:
@@ -87,28 +124,21 @@ class AIOPageIterator:
 
     async def _pages(self) -> AsyncIterator[dict[str, Any]]:
         page_iterator = self._page_iterator
-        pages = iter(page_iterator)
-        run = self._engine.run
-        if not self._read_ahead:
-            while True:
-                page, self._resume_token = await run(_next_page, page_iterator, pages)
-                if page is _END:
-                    return
-                yield page
-        ahead: asyncio.Future[tuple[Any, Any]] | None = None
+        fetches = engine_results(
+            self._engine.run,
+            _next_page,
+            page_iterator,
+            iter(page_iterator),
+            is_last=_is_last_page,
+            read_ahead=self._read_ahead,
+        )
         try:
-            ahead = _inflight.start(run(_next_page, page_iterator, pages))
-            while True:
-                page, token = await ahead
-                self._resume_token = token
+            async for page, self._resume_token in fetches:
                 if page is _END:
                     return
-                ahead = _inflight.start(run(_next_page, page_iterator, pages))
                 yield page
         finally:
-            # A break, an exception in the loop body or a cancelled task: the
-            # page being fetched is not wanted any more.
-            _inflight.discard(ahead)
+            await fetches.aclose()  # now, not when it is collected: the fetch ahead ends
 
     async def search(self, expression: str) -> AsyncIterator[Any]:
         """Apply a JMESPath expression to each page, as botocore's ``search`` does:

@@ -1,25 +1,39 @@
-"""Creating clients off the event loop: ``await aboto3.client("s3")``.
+"""Creating clients and resources off the event loop.
+
+``await aboto3.client("s3")``, or ``async with aboto3.client("s3") as s3:``
+(closed when the block ends); the same for ``Session().client(...)``,
+``Session().resource(...)`` and ``aboto3.resource(...)``.
 
 Building a boto3 client costs botocore tens to hundreds of milliseconds of
 loading service models and resolving endpoints (and a boto3 ``Session`` tens
 more), all synchronous. Done in a coroutine, that time stalls the event loop;
 here it runs on a worker thread and the coroutine gets the finished
-``AIOClient``. Clients are meant to live long: make one per service and
-reuse it.
+``AIOClient`` (or ``AIOResource``). Clients are meant to live long: make one
+per service and reuse it.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Coroutine, Generator
+from types import TracebackType
+from typing import Any, Callable, Generic, Protocol, TypeVar
 
 import boto3
 import boto3.session
 
 from ._engine import Executor, ThreadEngine, ThreadPool
 from .client import AIOClient, check_engine
+from .resource import AIOResource
 
-__all__ = ["Session", "client"]
+__all__ = ["Creating", "Session", "client", "resource"]
+
+
+class _Closable(Protocol):
+    async def close(self) -> None: ...
+
+
+CreatedT = TypeVar("CreatedT", bound=_Closable)
 
 # Client creation gets a small pool of its own, so it never waits behind the
 # calls of the clients it creates (and never needs one of their pools).
@@ -50,33 +64,106 @@ def _options(
     }
 
 
+class Creating(Generic[CreatedT]):
+    """An ``AIOClient`` or ``AIOResource`` being made: await it, or enter it.
+
+    ``aio = await aboto3.client("s3")`` makes the client and returns it;
+    ``async with aboto3.client("s3") as aio:`` makes it on entry and closes
+    it (``await aio.close()``) when the block ends, as aiobotocore's and
+    aioboto3's ``async with session.client(...)`` do. Nothing is made until
+    one of the two happens, each time it happens.
+    """
+
+    def __init__(self, create: Callable[[], Coroutine[Any, Any, CreatedT]]) -> None:
+        self._create = create
+        self._entered: CreatedT | None = None
+
+    def __await__(self) -> Generator[Any, None, CreatedT]:
+        return self._create().__await__()
+
+    async def __aenter__(self) -> CreatedT:
+        if self._entered is not None:
+            raise RuntimeError("aboto3: this client or resource is already entered")
+        self._entered = await self._create()
+        return self._entered
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        created, self._entered = self._entered, None
+        if created is not None:
+            await created.close()
+
+
 def _default_client(*args: Any, **kwargs: Any) -> Any:
     with _default_session_lock:
         return boto3.client(*args, **kwargs)
 
 
-async def client(
+def _default_resource(*args: Any, **kwargs: Any) -> Any:
+    with _default_session_lock:
+        return boto3.resource(*args, **kwargs)
+
+
+def _creating(
+    make: Callable[..., Any],
+    wrap: Callable[..., CreatedT],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    thread_pool_executor: Executor | None,
+    engine: str,
+) -> Creating[CreatedT]:
+    runner, options = _options(thread_pool_executor, engine)  # refused here, not later
+
+    async def create() -> CreatedT:
+        made = await runner.run(make, *args, **kwargs)
+        return wrap(made, **options)
+
+    return Creating(create)
+
+
+def client(
     service_name: str,
     *args: Any,
     thread_pool_executor: Executor | None = None,
     engine: str = "threads",
     **kwargs: Any,
-) -> AIOClient[Any]:
+) -> Creating[AIOClient[Any]]:
     """``await aboto3.client("s3", ...)``: ``boto3.client(...)``, built on a worker thread.
 
     Takes ``boto3.client``'s arguments (``region_name``, ``endpoint_url``,
     ``config``...) and ``AIOClient``'s keywords (``engine``,
-    ``thread_pool_executor``); returns the ``AIOClient``. The creation runs on
-    ``thread_pool_executor`` if given, else on a small pool kept for creating
-    clients.
+    ``thread_pool_executor``); awaited, it returns the ``AIOClient``; used as
+    ``async with aboto3.client(...) as aio:`` it closes it when the block ends.
+    The creation runs on ``thread_pool_executor`` if given, else on a small
+    pool kept for creating clients.
     """
-    runner, options = _options(thread_pool_executor, engine)
-    boto3_client = await runner.run(_default_client, service_name, *args, **kwargs)
-    return AIOClient(boto3_client, **options)
+    return _creating(
+        _default_client, AIOClient, (service_name, *args), kwargs, thread_pool_executor, engine
+    )
+
+
+def resource(
+    service_name: str,
+    *args: Any,
+    thread_pool_executor: Executor | None = None,
+    engine: str = "threads",
+    **kwargs: Any,
+) -> Creating[AIOResource]:
+    """``await aboto3.resource("dynamodb", ...)``: ``boto3.resource(...)``, built
+    on a worker thread, as an ``AIOResource``; or ``async with`` it, as
+    ``aboto3.client``."""
+    return _creating(
+        _default_resource, AIOResource, (service_name, *args), kwargs, thread_pool_executor, engine
+    )
 
 
 class Session:
-    """A boto3 ``Session`` whose ``client()`` is awaited and returns an ``AIOClient``.
+    """A boto3 ``Session`` whose ``client()`` and ``resource()`` make an
+    ``AIOClient`` and an ``AIOResource``, awaited or with ``async with``.
 
     ``aboto3.Session(profile_name="dev", region_name="eu-west-1")`` takes
     ``boto3.Session``'s arguments. The boto3 session itself (which costs tens of
@@ -106,22 +193,54 @@ class Session:
         with self._lock:
             return self._ensure_session().client(*args, **kwargs)
 
-    async def client(
+    def _create_resource(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self._ensure_session().resource(*args, **kwargs)
+
+    def client(
         self,
         service_name: str,
         *args: Any,
         thread_pool_executor: Executor | None = None,
         engine: str = "threads",
         **kwargs: Any,
-    ) -> AIOClient[Any]:
-        """``Session.client(...)`` built on a worker thread, returned as an ``AIOClient``.
+    ) -> Creating[AIOClient[Any]]:
+        """``Session.client(...)`` built on a worker thread, as an ``AIOClient``:
+        ``await session.client("s3")``, or ``async with session.client("s3") as s3:``.
 
         Takes ``boto3.Session.client``'s arguments and ``AIOClient``'s keywords
         (``engine``, ``thread_pool_executor``).
         """
-        runner, options = _options(thread_pool_executor, engine)
-        boto3_client = await runner.run(self._create_client, service_name, *args, **kwargs)
-        return AIOClient(boto3_client, **options)
+        return _creating(
+            self._create_client,
+            AIOClient,
+            (service_name, *args),
+            kwargs,
+            thread_pool_executor,
+            engine,
+        )
+
+    def resource(
+        self,
+        service_name: str,
+        *args: Any,
+        thread_pool_executor: Executor | None = None,
+        engine: str = "threads",
+        **kwargs: Any,
+    ) -> Creating[AIOResource]:
+        """``Session.resource(...)`` built on a worker thread, as an ``AIOResource``:
+        ``async with session.resource("dynamodb") as dynamodb:``, or awaited.
+
+        Takes ``boto3.Session.resource``'s arguments and ``AIOClient``'s keywords.
+        """
+        return _creating(
+            self._create_resource,
+            AIOResource,
+            (service_name, *args),
+            kwargs,
+            thread_pool_executor,
+            engine,
+        )
 
     def __repr__(self) -> str:
         return f"<aboto3.Session of {self._session!r}>" if self._session else "<aboto3.Session>"
