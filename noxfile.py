@@ -118,8 +118,9 @@ def _wheel(session: nox.Session) -> str:
 def compat(session: nox.Session, boto3: str) -> None:
     """The test suite against the built wheel, per (Python, boto3) cell."""
     wheel = _wheel(session)
+    extras = "dev,encryption" if boto3 == "newest" else "dev"  # encryption needs boto3 1.43.6+
     session.install(
-        f"aboto3[dev] @ file://{wheel}", "boto3" if boto3 == "newest" else f"boto3=={boto3}.*"
+        f"aboto3[{extras}] @ file://{wheel}", "boto3" if boto3 == "newest" else f"boto3=={boto3}.*"
     )
     session.run(
         "python",
