@@ -10,6 +10,7 @@ from typing import Any, Callable, Generic, TypeVar
 from botocore.client import BaseClient
 
 from ._engine import Engine, Executor, ThreadEngine, ThreadPool, require_native_engine
+from ._serializers import use_fast_serializing
 from ._signing import use_fast_signing
 from ._transfers import transfer_arguments
 from .body import BATCH_SIZE, AIOStreamingBody
@@ -77,6 +78,13 @@ class AIOClient(Generic[ClientT]):
         differ). ``False``, or ``ABOTO3_FAST_SIGNING=0`` in the environment,
         keeps botocore's signer. It applies to the boto3 client itself, so
         its synchronous calls sign the same way.
+    :param fast_serializing: write the JSON bodies of ``json`` and
+        ``rest-json`` requests (DynamoDB, Lambda, SSM...) with aboto3's C++
+        writer, byte-identical to botocore's serializer (checked once per
+        process; botocore's is kept if they differ, and writes any body with
+        values the C++ writer leaves to it). ``False``, or
+        ``ABOTO3_FAST_SERIALIZING=0`` in the environment, keeps botocore's
+        serializer. It applies to the boto3 client itself, as ``fast_signing`` does.
     """
 
     def __init__(
@@ -86,6 +94,7 @@ class AIOClient(Generic[ClientT]):
         *,
         engine: str = "threads",
         fast_signing: bool = True,
+        fast_serializing: bool = True,
     ) -> None:
         if not isinstance(boto3_client, BaseClient):
             raise TypeError(
@@ -102,6 +111,7 @@ class AIOClient(Generic[ClientT]):
         check_engine(engine)
         self._client = boto3_client
         self._fast_signing = use_fast_signing(boto3_client, fast_signing)
+        self._fast_serializing = use_fast_serializing(boto3_client, fast_serializing)
         self._closing: asyncio.Future[None] | None = None
         # Work that waits on threads of its own (s3transfer) must itself run on
         # a thread, whatever engine runs the calls.
@@ -138,6 +148,11 @@ class AIOClient(Generic[ClientT]):
     def fast_signing(self) -> bool:
         """True when the client's SigV4 requests are signed by aboto3's C++ signer."""
         return self._fast_signing
+
+    @property
+    def fast_serializing(self) -> bool:
+        """True when the client's JSON request bodies are written by aboto3's C++ writer."""
+        return self._fast_serializing
 
     @property
     def closed(self) -> bool:

@@ -25,6 +25,8 @@ void bind_sigv4(nb::module_& m);
 void bind_json(nb::module_& m);
 // parsers_module.cpp: botocore's response parsers.
 void bind_parsers(nb::module_& m);
+// serialize_module.cpp: botocore's JSON request bodies (JsonBodyPlan).
+void bind_serializers(nb::module_& m);
 
 #ifdef ABOTO3_NATIVE_ENGINE
 // native_module.cpp: the libcurl engine's bindings, built only with libcurl.
@@ -95,6 +97,7 @@ NB_MODULE(_core, m) {
     bind_sigv4(m);
     bind_json(m);
     bind_parsers(m);
+    bind_serializers(m);
 
     nb::class_<CompletionBridge>(m, "CompletionBridge",
         "Delivers finished calls to one event loop: one wake-up per batch.")
