@@ -345,6 +345,90 @@ class Maker:
         text = dump_json(value, self.rng, ensure_ascii=self.chance(0.5))
         return text.encode()
 
+    # -- CBOR --
+
+    def cbor_value(self, shape: Any, depth: int = 0) -> Any:
+        rng = self.rng
+        kind = shape.type_name
+        odd = self.chance(self.odd)
+        if kind == "structure":
+            if odd:
+                return rng.choice([None, UNDEFINED, [], "text", 1])
+            return self.cbor_structure(shape, depth)
+        if kind == "list":
+            if odd:
+                return rng.choice(["ab", {"a": 1}, 3, None])
+            count = 0 if depth > 3 else rng.choice([0, 1, 2, 3])
+            items = [self.cbor_value(shape.member, depth + 1) for _ in range(count)]
+            if items and self.oddity(0.1):
+                items[0] = rng.choice([None, UNDEFINED])
+            return items
+        if kind == "map":
+            count = 0 if depth > 3 else rng.choice([0, 1, 2])
+            pairs = [
+                (self.text(shape.key) + str(i), self.cbor_value(shape.value, depth + 1))
+                for i in range(count)
+            ]
+            if self.oddity(0.1):
+                pairs.append((rng.choice([1, b"k", 2.5]), "odd key"))
+            return Obj(pairs)
+        if kind == "timestamp":
+            if odd:
+                return rng.choice([Tag(1, "text"), Tag(1, True), 1700000000, Tag(2, 1)])
+            return Tag(1, rng.choice([1700000000, 1700000000.5, 0, -1.25]))
+        if kind == "blob":
+            return rng.choice([b"", b"\x00\xff", b"blob"]) if not odd else "text"
+        if kind in ("integer", "long"):
+            return rng.choice([0, 23, 24, 255, 65536, -1, -25, 2**63, -(2**64)]) if odd else 42
+        if kind in ("float", "double"):
+            return rng.choice([0.5, -0.0, 1e300, float("inf"), 1.1, 65504.0, 5.960464477539063e-08])
+        if kind == "boolean":
+            return rng.choice([True, False]) if not odd else UNDEFINED
+        if kind == "string":
+            if odd:
+                return rng.choice([Raw("\x62\xff\xfe"), 1, b"bytes"])
+            return self.text(shape)
+        return self.cbor_any(depth)
+
+    def cbor_structure(self, shape: Any, depth: int) -> Obj:
+        rng = self.rng
+        members = list(shape.members.items())
+        union = shape.metadata.get("union") or getattr(shape, "is_tagged_union", False)
+        if union and members and not self.oddity(self.odd):
+            members = [rng.choice(members)]
+        pairs: list[tuple[Any, Any]] = []
+        for name, member in members:
+            if member.serialization.get("eventstream"):
+                continue
+            if (depth > 3 and not union and self.chance(0.7)) or (not union and self.chance(0.25)):
+                continue
+            value = rng.choice([None, UNDEFINED]) if self.oddity(0.05) else None
+            pairs.append((name, value if value is not None else self.cbor_value(member, depth + 1)))
+            if self.oddity(0.03):
+                pairs.append((name, None))  # a later None never replaces a value
+        if pairs and self.oddity(0.05):
+            pairs.append((pairs[0][0], self.cbor_value(members[0][1], depth + 1)))
+        if self.oddity(0.05):
+            pairs.append(("unknownMember", self.cbor_any(depth + 1)))
+        if self.oddity(0.03):
+            pairs.append((rng.choice([7, b"key", Tag(1, 5)]), "non-text key"))
+        if union and self.oddity(0.05):
+            pairs.append(("__type", "some.Type"))
+        return Obj(pairs)
+
+    def cbor_any(self, depth: int) -> Any:
+        choices: list[Any] = [1, -2.5, "s", True, None, UNDEFINED, b"b", Tag(1, 10)]
+        if depth < 4:
+            choices += [[1, None, [2]], Obj([("a", 1), ("b", None), ("a", 2)])]
+        return self.rng.choice(choices)
+
+    def cbor_body(self, shape: Any) -> bytes:
+        value = self.cbor_structure(shape, 0) if shape is not None else Obj([])
+        body = dump_cbor(value, self.rng)
+        if self.oddity(0.05):
+            body += b"\x01trailing"  # botocore reads one data item and ignores the rest
+        return body
+
     # -- headers (rest protocols) --
 
     def header_value(self, shape: Any) -> str:
@@ -583,6 +667,72 @@ class Maker:
         return (declaration + text).encode()
 
 
+class Tag:
+    """A CBOR tag around a value (tag 1: an epoch timestamp)."""
+
+    def __init__(self, number: int, value: Any) -> None:
+        self.number = number
+        self.value = value
+
+
+UNDEFINED = object()  # CBOR's undefined, which botocore reads as None
+
+
+def dump_cbor(value: Any, rng: random.Random) -> bytes:
+    """``value`` in CBOR, sizes and lengths in forms chosen by ``rng``."""
+
+    def head(major: int, n: int) -> bytes:
+        if n < 24 and rng.random() < 0.9:
+            return bytes([major << 5 | n])
+        for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+            if n < 1 << (8 * size):
+                return bytes([major << 5 | info]) + n.to_bytes(size, "big")
+        raise ValueError(n)
+
+    def indefinite() -> bool:
+        return rng.random() < 0.15
+
+    if value is None:
+        return b"\xf6"
+    if value is UNDEFINED:
+        return b"\xf7"
+    if isinstance(value, Raw):
+        return value.text.encode("latin-1")
+    if isinstance(value, bool):
+        return b"\xf5" if value else b"\xf4"
+    if isinstance(value, int):
+        return head(0, value) if value >= 0 else head(1, -1 - value)
+    if isinstance(value, float):
+        for code, fmt in ((0xF9, ">e"), (0xFA, ">f")):
+            try:
+                packed = struct.pack(fmt, value)
+            except OverflowError:
+                continue
+            if struct.unpack(fmt, packed)[0] == value and rng.random() < 0.5:
+                return bytes([code]) + packed
+        return b"\xfb" + struct.pack(">d", value)
+    if isinstance(value, Tag):
+        return head(6, value.number) + dump_cbor(value.value, rng)
+    if isinstance(value, (str, bytes)):
+        major = 3 if isinstance(value, str) else 2
+        data = value.encode() if isinstance(value, str) else value
+        if indefinite() and data:
+            cut = rng.randrange(len(data) + 1)
+            chunks = [data[:cut], data[cut:]]
+            return (
+                bytes([major << 5 | 31])
+                + b"".join(head(major, len(c)) + c for c in chunks)
+                + b"\xff"
+            )
+        return head(major, len(data)) + data
+    if isinstance(value, list):
+        items = b"".join(dump_cbor(v, rng) for v in value)
+        return (b"\x9f" + items + b"\xff") if indefinite() else head(4, len(value)) + items
+    pairs = value.pairs if isinstance(value, Obj) else list(value.items())
+    items = b"".join(dump_cbor(k, rng) + dump_cbor(v, rng) for k, v in pairs)
+    return (b"\xbf" + items + b"\xff") if indefinite() else head(5, len(pairs)) + items
+
+
 def mutations(body: bytes, rng: random.Random, count: int) -> Iterator[bytes]:
     """Damaged copies of ``body``: cut short, a byte changed, a byte inserted."""
     if not body:
@@ -596,6 +746,3 @@ def mutations(body: bytes, rng: random.Random, count: int) -> Iterator[bytes]:
             yield body[:at] + bytes([rng.choice(b'{}[]",:<>/&;x0\xff\x00 ')]) + body[at + 1 :]
         else:
             yield body[:at] + bytes([rng.choice(b'{}[]",:<>/&;x0\xc3 ')]) + body[at:]
-
-
-_ = (escape, quoteattr, struct)  # used by the XML and CBOR makers

@@ -11,11 +11,17 @@ jsonvalue headers) and the parser defaults a session can set.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import boto3
+import botocore.exceptions
+import botocore.handlers
 import botocore.model
 import botocore.parsers
 import botocore.session
@@ -23,12 +29,24 @@ import pytest
 from botocore.awsrequest import HeadersDict
 from botocore.parsers import ResponseParserFactory
 
-from tests.parser_cases import Maker, assert_same_outcome, mutations, outcome
+from tests.looplag import LoopLag
+from tests.parser_cases import (
+    UNDEFINED,
+    Maker,
+    Obj,
+    Raw,
+    Tag,
+    assert_same_outcome,
+    dump_cbor,
+    mutations,
+    outcome,
+)
 
 _core = pytest.importorskip("aboto3._core")
 if not hasattr(_core, "parse_response"):
     pytest.skip("this build of aboto3._core has no response parsers", allow_module_level=True)
 
+import aboto3  # noqa: E402
 from aboto3 import _parsers  # noqa: E402
 
 _session = botocore.session.get_session()
@@ -572,6 +590,83 @@ def test_query_response_metadata_forms() -> None:
         assert compare_case("ec2", ec2, response(body), repr(request_id))
 
 
+def _cbor(value: Any, seed: int = 0) -> bytes:
+    return dump_cbor(value, random.Random(seed))
+
+
+CBOR_EVERYTHING: dict[str, Any] = {
+    "Str": "\u00e9t\u00e9 \U0001f600",
+    "Renamed": "r",
+    "Int": -(2**64),
+    "Long": 2**64 - 1,
+    "Flt": 0.5,
+    "Dbl": float("inf"),
+    "Bool": True,
+    "Time": Tag(1, 1700000000.5),
+    "Bin": b"\x00\xff",
+    "Strs": ["a", None, UNDEFINED, "\u65e5"],
+    "Items": [{"Name": "n", "Count": 2, "Child": {"Name": "c", "Child": {"Count": 0}}}, {}],
+    "Flat": ["x"],
+    "Tags": Obj([("a", "1"), ("b", None), ("a", "3"), (1, "int key")]),
+    "Times": {"t": Tag(1, 0)},
+    "FlatMap": {"k": 1},
+    "Value": {"S": "s"},
+    "Values": [{"N": "1"}, {"L": [{"S": "x"}]}],
+    "Doc": {"anything": [1, 2.5]},
+}
+CBOR_BODIES = {
+    "everything": b"".join(_cbor(CBOR_EVERYTHING, seed) for seed in range(1))
+    + b"trailing bytes are ignored",
+    "indefinite": _cbor(CBOR_EVERYTHING, 3),
+    "absent": _cbor({}),
+    "nulls": _cbor(Obj([("Str", "kept"), ("Str", None), ("Int", UNDEFINED), ("Item", None)])),
+    "unknown": _cbor(Obj([("Nope", [1, {"x": Tag(1, 5)}]), (b"bytes key", 1), ("Str", "s")])),
+    "wrong kinds": _cbor({"Str": 5, "Int": "7", "Strs": "abc", "Item": None, "Time": 12}),
+    "union type": _cbor({"Value": {"__type": "T", "S": "a"}}),
+    "union empty": _cbor({"Value": {}}),
+    "union two": _cbor({"Value": {"S": "a", "N": "1"}}),
+    "union unknown": _cbor({"Value": {"Other": 1}}),
+    "unhashable key": _cbor(Obj([([1], "v")])),
+    "bad tag": _cbor({"Time": Tag(2, 1)}),
+    "bad timestamp": _cbor({"Time": Tag(1, "text")}),
+    "bad utf-8": _cbor({"Str": Raw("\x62\xff\xfe")}),
+    "truncated": _cbor(CBOR_EVERYTHING)[:40],
+    "top list": _cbor([1]),
+    "empty body": b"",
+    "reserved info": b"\xa1\x63Int\x1c",
+    "simple value": b"\xa1\x63Str\xf8\x20",
+}
+CBOR_DECLINED = {
+    "union empty",
+    "union two",
+    "union unknown",
+    "unhashable key",
+    "bad tag",
+    "bad timestamp",
+    "bad utf-8",
+    "truncated",
+    "top list",
+    "empty body",
+    "reserved info",
+    "simple value",
+}
+
+
+@pytest.mark.skipif(
+    "smithy-rpc-v2-cbor" not in _parsers.SERVED,
+    reason=f"botocore {botocore.__version__} has no smithy-rpc-v2-cbor parser",
+)
+def test_cbor_forms() -> None:
+    protocol = "smithy-rpc-v2-cbor"
+    operation = kitchen_sink(protocol)
+    for name, body in CBOR_BODIES.items():
+        answered = compare_case(protocol, operation.output_shape, response(body), name)
+        assert answered == (name not in CBOR_DECLINED), f"{name}: answered in C++: {answered}"
+    error = operation.service_model.shape_for("Failure")
+    for body in (_cbor({"__type": "Failure", "Message": "m", "Reason": "r"}), b""):
+        compare_case(protocol, error, response(body, status=400), f"error {body!r}")
+
+
 # ---- what a session can set, and the machine's time zone ----------------------------------
 
 
@@ -590,6 +685,8 @@ def test_a_sessions_own_timestamp_and_blob_parsers_are_called() -> None:
         operation = kitchen_sink(protocol)
         if protocol in ("json", "rest-json"):
             body = JSON_BODIES["everything"]
+        elif protocol == "smithy-rpc-v2-cbor":
+            body = CBOR_BODIES["everything"]
         else:
             body = xml_document(protocol, XML_MEMBERS["everything"])
         headers = {k: v for k, v in REST_HEADERS.items() if k != "x-json"}
@@ -599,7 +696,9 @@ def test_a_sessions_own_timestamp_and_blob_parsers_are_called() -> None:
             before_parsed = counted()[0]
             compare(protocol, case, operation.output_shape, f"{protocol} {defaults}", **defaults)
             assert counted()[0] > before_parsed, protocol
-            assert len(calls) > before, f"{protocol}: {defaults} never called"
+            if protocol != "smithy-rpc-v2-cbor" or "timestamp_parser" in defaults:
+                # (botocore's CBOR parser keeps byte strings as they are)
+                assert len(calls) > before, f"{protocol}: {defaults} never called"
 
 
 @pytest.mark.parametrize(
@@ -618,6 +717,8 @@ def test_timestamps_take_the_time_zone_botocore_gives_on_this_machine(
             for text in ("2024-07-01T12:00:00Z", "2024-01-01T12:00:00.5+00:00", "1700000000"):
                 if protocol in ("json", "rest-json"):
                     bodies = [json.dumps({"Time": text}).encode(), b'{"Time": 1720000000}']
+                elif protocol == "smithy-rpc-v2-cbor":
+                    bodies = [dump_cbor({"Time": Tag(1, 1720000000.25)}, random.Random(0))]
                 else:
                     bodies = [xml_document(protocol, f"<Time>{text}</Time>".encode())]
                 for body in bodies:
@@ -625,3 +726,453 @@ def test_timestamps_take_the_time_zone_botocore_gives_on_this_machine(
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+# ---- plugged into clients --------------------------------------------------------------
+
+
+def test_aioclient_uses_them_by_default_and_can_turn_them_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def factory(aio: aboto3.AIOClient[Any]) -> Any:
+        return aio.client._endpoint._response_parser_factory
+
+    aio = aboto3.AIOClient(boto3.client("ssm", region_name="us-east-1"))
+    assert aio.fast_parsing
+    assert type(factory(aio)) is _parsers.FastResponseParserFactory
+    assert type(factory(aio).create_parser("json")) is _parsers.FAST_CLASSES["json"]
+
+    off = aboto3.AIOClient(boto3.client("ssm", region_name="us-east-1"), fast_parsing=False)
+    assert not off.fast_parsing
+    assert type(factory(off)) is ResponseParserFactory
+
+    # Taken back from a client that had them.
+    assert not _parsers.use_fast_parsing(aio.client, False)
+    assert type(factory(aio)) is ResponseParserFactory
+
+    monkeypatch.setenv("ABOTO3_FAST_PARSING", "0")
+    env_off = aboto3.AIOClient(boto3.client("ssm", region_name="us-east-1"))
+    assert not env_off.fast_parsing
+    assert type(factory(env_off)) is ResponseParserFactory
+
+
+def test_the_sessions_parser_defaults_still_apply() -> None:
+    client = boto3.client("ssm", region_name="us-east-1")
+    aio = aboto3.AIOClient(client)
+    shared = client._endpoint._response_parser_factory.wrapped
+
+    def timestamps(value: Any) -> Any:
+        return ("when", value)
+
+    shared.set_parser_defaults(timestamp_parser=timestamps)
+    parser = aio.client._endpoint._response_parser_factory.create_parser("json")
+    assert type(parser) is _parsers.FAST_CLASSES["json"]
+    assert parser._timestamp_parser is timestamps
+
+
+def test_a_disagreeing_parser_is_not_used_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = _parsers.parse_response
+
+    def off_by_one(*args: Any) -> Any:
+        parsed = real(*args)
+        if isinstance(parsed, dict) and isinstance(parsed.get("Count"), int):
+            parsed["Count"] += 1
+        return parsed
+
+    monkeypatch.setattr(_parsers, "parse_response", off_by_one)
+    monkeypatch.setattr(_parsers, "_verdict", None)
+    monkeypatch.setattr(_parsers, "_warned", False)
+    with caplog.at_level(logging.WARNING, logger="aboto3"):
+        first = aboto3.AIOClient(boto3.client("ssm", region_name="us-east-1"))
+        second = aboto3.AIOClient(boto3.client("s3", region_name="us-east-1"))
+    assert not first.fast_parsing and not second.fast_parsing
+    assert type(first.client._endpoint._response_parser_factory) is ResponseParserFactory
+    warnings = [r for r in caplog.records if "parses responses with botocore" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "differs from botocore's" in warnings[0].getMessage()
+
+
+def test_the_canned_check_passes_on_the_installed_botocore(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_parsers, "_verdict", None)
+    before = counted()
+    assert _parsers.check_against_botocore() == ""
+    parsed, declined = (now - then for now, then in zip(counted(), before))
+    assert parsed == 2 * len(_parsers.SERVED) and declined == 0
+
+
+def test_without_the_cpp_parsers_botocore_parses_quietly(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(_parsers, "parse_response", None)
+    with caplog.at_level(logging.WARNING, logger="aboto3"):
+        aio = aboto3.AIOClient(boto3.client("ssm", region_name="us-east-1"))
+    assert not aio.fast_parsing
+    assert not caplog.records
+
+
+def test_a_factory_of_someone_elses_is_left_alone() -> None:
+    class Theirs(ResponseParserFactory):  # type: ignore[misc]
+        pass
+
+    client = boto3.client("ssm", region_name="us-east-1")
+    client._endpoint._response_parser_factory = theirs = Theirs()
+    assert not aboto3.AIOClient(client).fast_parsing
+    assert client._endpoint._response_parser_factory is theirs
+
+
+def test_a_replaced_protocol_parser_class_is_respected(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Custom(botocore.parsers.JSONParser):  # type: ignore[misc]
+        pass
+
+    monkeypatch.setitem(botocore.parsers.PROTOCOL_PARSERS, "json", Custom)
+    factory = _parsers.FastResponseParserFactory(ResponseParserFactory())
+    assert type(factory.create_parser("json")) is Custom
+
+
+async def test_every_engine_and_the_wrapped_client_parse_in_cpp(
+    make_client: Any, make_aio: Any
+) -> None:
+    ssm = make_client("ssm")
+    aio = make_aio(ssm)
+    assert aio.fast_parsing
+    await aio.put_parameter(Name="/parsed/here", Value="v", Type="String")
+    before = counted()
+    awaited = await aio.get_parameter(Name="/parsed/here")
+    called = ssm.get_parameter(Name="/parsed/here")  # the boto3 client itself
+    assert counted()[0] - before[0] == 2
+    assert awaited["Parameter"]["Value"] == called["Parameter"]["Value"] == "v"
+    await aio.close()
+
+
+# ---- responses recorded from moto --------------------------------------------------------
+
+
+class RecordingFactory(ResponseParserFactory):  # type: ignore[misc]
+    """botocore's factory, whose parsers keep what they were asked to parse."""
+
+    def __init__(self, recorded: list[tuple[str, dict[str, Any], Any]]) -> None:
+        super().__init__()
+        self.recorded = recorded
+
+    def create_parser(self, protocol_name: str) -> Any:
+        parser = super().create_parser(protocol_name)
+        parse = parser.parse
+
+        def recording(response: dict[str, Any], shape: Any) -> Any:
+            if isinstance(response.get("body"), bytes):
+                self.recorded.append((protocol_name, dict(response), shape))
+            return parse(response, shape)
+
+        parser.parse = recording
+        return parser
+
+
+def _calls(client: Any, service: str) -> None:
+    """Calls of each kind a service has, its errors included, against moto."""
+    c = client
+    steps: dict[str, list[Callable[[], Any]]] = {
+        "s3": [
+            lambda: c.create_bucket(Bucket="bucket"),
+            *[
+                lambda i=i: c.put_object(
+                    Bucket="bucket", Key=f"dir/k\u00e9y {i}", Body=b"x" * i, Metadata={"m": "v"}
+                )
+                for i in range(5)
+            ],
+            lambda: c.list_objects_v2(Bucket="bucket"),
+            lambda: c.list_objects_v2(Bucket="bucket", Delimiter="/", EncodingType="url"),
+            lambda: c.list_objects(Bucket="bucket", MaxKeys=2),
+            lambda: c.list_object_versions(Bucket="bucket"),
+            lambda: c.head_object(Bucket="bucket", Key="dir/k\u00e9y 1"),
+            lambda: c.put_bucket_tagging(
+                Bucket="bucket", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}
+            ),
+            lambda: c.get_bucket_tagging(Bucket="bucket"),
+            lambda: c.get_bucket_acl(Bucket="bucket"),
+            lambda: c.get_bucket_location(Bucket="bucket"),
+            lambda: c.list_buckets(),
+            lambda: c.get_object(Bucket="bucket", Key="missing"),
+            lambda: c.head_object(Bucket="bucket", Key="missing"),
+            lambda: c.delete_objects(
+                Bucket="bucket", Delete={"Objects": [{"Key": "dir/k\u00e9y 0"}, {"Key": "nope"}]}
+            ),
+        ],
+        "dynamodb": [
+            lambda: c.create_table(
+                TableName="t",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            ),
+            *[
+                lambda i=i: c.put_item(
+                    TableName="t",
+                    Item={
+                        "pk": {"S": f"k{i}"},
+                        "n": {"N": "1.50"},
+                        "b": {"B": b"\x00\xff"},
+                        "l": {"L": [{"S": "\u00e9"}, {"NULL": True}, {"BOOL": False}]},
+                        "m": {"M": {"ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2"]}}},
+                    },
+                )
+                for i in range(5)
+            ],
+            lambda: c.get_item(TableName="t", Key={"pk": {"S": "k1"}}),
+            lambda: c.query(
+                TableName="t",
+                KeyConditionExpression="pk = :v",
+                ExpressionAttributeValues={":v": {"S": "k2"}},
+            ),
+            lambda: c.scan(TableName="t", ReturnConsumedCapacity="TOTAL"),
+            lambda: c.describe_table(TableName="t"),
+            lambda: c.batch_get_item(RequestItems={"t": {"Keys": [{"pk": {"S": "k3"}}]}}),
+            lambda: c.get_item(TableName="missing", Key={"pk": {"S": "x"}}),
+        ],
+        "sqs": [
+            lambda: c.create_queue(QueueName="q", Attributes={"DelaySeconds": "0"}),
+            lambda: c.send_message(
+                QueueUrl=c.get_queue_url(QueueName="q")["QueueUrl"],
+                MessageBody="b\u00e9",
+                MessageAttributes={"a": {"DataType": "String", "StringValue": "v"}},
+            ),
+            lambda: c.receive_message(
+                QueueUrl=c.get_queue_url(QueueName="q")["QueueUrl"],
+                MessageAttributeNames=["All"],
+                AttributeNames=["All"],
+            ),
+            lambda: c.get_queue_attributes(
+                QueueUrl=c.get_queue_url(QueueName="q")["QueueUrl"], AttributeNames=["All"]
+            ),
+            lambda: c.list_queues(),
+            lambda: c.get_queue_url(QueueName="missing"),
+        ],
+        "sns": [
+            lambda: c.create_topic(Name="t"),
+            lambda: c.list_topics(),
+            lambda: c.get_topic_attributes(TopicArn=c.list_topics()["Topics"][0]["TopicArn"]),
+            lambda: c.publish(TopicArn=c.list_topics()["Topics"][0]["TopicArn"], Message="m"),
+            lambda: c.get_topic_attributes(TopicArn="arn:aws:sns:us-east-1:123456789012:none"),
+        ],
+        "iam": [
+            lambda: c.create_user(UserName="u", Tags=[{"Key": "k", "Value": "v"}]),
+            lambda: c.list_users(),
+            lambda: c.get_user(UserName="u"),
+            lambda: c.create_role(RoleName="r", AssumeRolePolicyDocument="{}"),
+            lambda: c.list_roles(),
+            lambda: c.get_user(UserName="missing"),
+        ],
+        "sts": [lambda: c.get_caller_identity()],
+        "ec2": [
+            lambda: c.describe_regions(),
+            lambda: c.run_instances(ImageId="ami-12c6146b", MinCount=2, MaxCount=2),
+            lambda: c.describe_instances(),
+            lambda: c.describe_vpcs(),
+            lambda: c.describe_security_groups(),
+            lambda: c.describe_instances(InstanceIds=["i-nope"]),
+        ],
+        "ssm": [
+            lambda: c.put_parameter(Name="/a/b", Value="v", Type="String"),
+            lambda: c.get_parameter(Name="/a/b"),
+            lambda: c.get_parameters_by_path(Path="/a"),
+            lambda: c.describe_parameters(),
+            lambda: c.get_parameter(Name="/missing"),
+        ],
+        "kms": [
+            lambda: c.create_key(Description="d"),
+            lambda: c.list_keys(),
+            lambda: c.encrypt(KeyId=c.list_keys()["Keys"][0]["KeyId"], Plaintext=b"\x01\x02"),
+            lambda: c.describe_key(KeyId="missing"),
+        ],
+        "logs": [
+            lambda: c.create_log_group(logGroupName="g"),
+            lambda: c.create_log_stream(logGroupName="g", logStreamName="s"),
+            lambda: c.put_log_events(
+                logGroupName="g",
+                logStreamName="s",
+                logEvents=[{"timestamp": 1700000000000, "message": "m\u00e9"}],
+            ),
+            lambda: c.get_log_events(logGroupName="g", logStreamName="s"),
+            lambda: c.describe_log_groups(),
+        ],
+        "route53": [
+            lambda: c.create_hosted_zone(Name="example.com", CallerReference="r"),
+            lambda: c.list_hosted_zones(),
+            lambda: c.get_hosted_zone(Id="missing"),
+        ],
+        "lambda": [
+            lambda: c.list_functions(),
+            lambda: c.get_function(FunctionName="missing"),
+        ],
+        "apigateway": [
+            lambda: c.create_rest_api(name="api"),
+            lambda: c.get_rest_apis(),
+            lambda: c.get_rest_api(restApiId="missing"),
+        ],
+        "cloudformation": [
+            lambda: c.list_stacks(),
+            lambda: c.describe_stacks(StackName="missing"),
+        ],
+    }
+    for step in steps[service]:
+        with contextlib.suppress(botocore.exceptions.ClientError):
+            step()
+
+
+def test_responses_recorded_from_moto_parse_as_botocore_parses(make_client: Any) -> None:
+    recorded: list[tuple[str, dict[str, Any], Any]] = []
+    for service in (
+        "s3", "dynamodb", "sqs", "sns", "iam", "sts", "ec2", "ssm", "kms", "logs",
+        "route53", "lambda", "apigateway", "cloudformation",
+    ):  # fmt: skip
+        client = make_client(service)
+        client._endpoint._response_parser_factory = RecordingFactory(recorded)
+        _calls(client, service)
+    protocols = {protocol for protocol, _, _ in recorded}
+    assert {"json", "rest-json", "rest-xml", "ec2"} <= protocols, protocols
+    before = counted()
+    served = 0
+    for protocol, response, shape in recorded:
+        if protocol in _parsers.SERVED:
+            compare(protocol, response, shape, f"{protocol} {shape and shape.name}")
+            # botocore finds an error's code and message itself; the body of a
+            # success and a modeled error's fields are the C++ parsers' to read.
+            if response["status_code"] < 300 or shape.metadata.get("exception"):
+                served += 1
+    parsed = counted()[0] - before[0]
+    assert served > 60 and parsed == served, (parsed, served)
+
+
+# ---- the event loop stays free --------------------------------------------------------------
+
+
+def _fill_table(ddb: Any, items: int) -> None:
+    ddb.create_table(
+        TableName="big",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    def item(i: int) -> dict[str, Any]:
+        return {
+            "pk": {"S": f"user#{i:08d}"},
+            "sk": {"S": f"order#{i * 7919 % 1000003:09d}"},
+            "amount": {"N": str(i * 13 % 100000 / 100)},
+            "status": {"S": ("NEW", "PAID", "SHIPPED")[i % 3]},
+            "note": {"S": "x" * (150 + i % 50)},
+            "tags": {"SS": ["a", "bb", "ccc"]},
+            "active": {"BOOL": i % 2 == 0},
+            "meta": {"M": {"created": {"S": "2024-01-01T00:00:00Z"}, "v": {"N": "3"}}},
+        }
+
+    batches = [
+        {"big": [{"PutRequest": {"Item": item(i)}} for i in range(start, start + 25)]}
+        for start in range(0, items, 25)
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda batch: ddb.batch_write_item(RequestItems=batch), batches))
+
+
+@pytest.mark.native
+async def test_a_big_scan_page_leaves_the_loop_free(
+    make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ddb = make_client("dynamodb")
+    _fill_table(ddb, 2400)
+    pauses = []
+    yield_to_loop = _parsers._yield_to_loop
+
+    def counting() -> None:
+        pauses.append(1)
+        yield_to_loop()
+
+    monkeypatch.setattr(_parsers, "_yield_to_loop", counting)
+    async with aboto3.AIOClient(ddb, engine="native") as aio:
+        await aio.describe_table(TableName="big")  # the client's first call does set-up
+        before = counted()
+        async with LoopLag(limit=0.010):
+            page = await aio.scan(TableName="big")
+    assert page["Count"] == 2400
+    assert counted()[0] - before[0] == 1  # parsed in C++
+    assert pauses  # in slices, the loop running in between
+
+
+@pytest.mark.native
+async def test_a_thousand_key_listing_leaves_the_loop_free(make_client: Any) -> None:
+    s3 = make_client("s3", max_pool_connections=8)
+    s3.create_bucket(Bucket="listing")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(
+            pool.map(
+                lambda i: s3.put_object(Bucket="listing", Key=f"data/2024/{i:06d}.json", Body=b""),
+                range(1000),
+            )
+        )
+    async with aboto3.AIOClient(s3, engine="native") as aio:
+        await aio.list_objects_v2(Bucket="listing", MaxKeys=1)
+        before = counted()
+        async with LoopLag(limit=0.010):
+            page = await aio.list_objects_v2(Bucket="listing")
+    assert page["KeyCount"] == 1000
+    assert counted()[0] - before[0] == 1
+
+
+# ---- S3's check for errors sent with status 200 ------------------------------------------
+
+ROOT_BODIES = [
+    b"<ListBucketResult><Contents/></ListBucketResult>",
+    b'<?xml version="1.0"?>\n<Error><Code>InternalError</Code></Error>',
+    b'<Error xmlns="https://s3.example.com/"><Code>x</Code></Error>',
+    b"<s3:Error xmlns:s3='https://s3.example.com/'/>",
+    b"<Errors/>",
+    b"<Error>",
+    b"<ListBucketResult><Contents>",
+    b"not xml at all",
+    b"<a/><b/>",
+    b"<!DOCTYPE Error><Error/>",
+    b"\xef\xbb\xbf<Error/>",
+    b"<Error>\xff</Error>",
+    b"  <Error/>  ",
+    b"<!-- c --><?pi x?><Error/>",
+]
+
+
+def test_the_s3_200_error_check_agrees_with_botocores() -> None:
+    looks_like_error = botocore.handlers._looks_like_special_case_error
+    rng = random.Random(200)
+    bodies = list(ROOT_BODIES)
+    listing = xml_document("rest-xml", XML_MEMBERS["everything"])
+    bodies += [listing, *mutations(listing, rng, 200)]
+    for body in bodies:
+        for status in (200, 201):
+            response = {"status_code": status, "body": body}
+            theirs = dict(response)
+            botocore.handlers._handle_200_error(_LIST_OBJECTS, theirs)
+            ours = dict(response)
+            _parsers._handle_200_error(_LIST_OBJECTS, ours)
+            assert theirs == ours, body
+            assert (theirs["status_code"] == 500) == (
+                status == 200 and looks_like_error(status, body)
+            ), body
+
+
+_LIST_OBJECTS = _session.get_service_model("s3").operation_model("ListObjectsV2")
+
+
+def test_s3_clients_get_the_cheaper_check_and_give_it_back() -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    events = s3.meta.events
+    original = list(events._emitter._handlers.prefix_search("before-parse.s3.ListObjectsV2"))
+    assert botocore.handlers._handle_200_error in original
+    aio = aboto3.AIOClient(s3)
+    assert aio.fast_parsing
+    now = list(events._emitter._handlers.prefix_search("before-parse.s3.ListObjectsV2"))
+    assert _parsers._handle_200_error in now
+    assert botocore.handlers._handle_200_error not in now
+    _parsers.use_fast_parsing(s3, False)
+    back = list(events._emitter._handlers.prefix_search("before-parse.s3.ListObjectsV2"))
+    assert back == original

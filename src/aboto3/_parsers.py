@@ -28,12 +28,17 @@ GIL.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import json
 import logging
 import os
+import struct
 import threading
 import time
+import weakref
 from typing import Any, Callable
 
+import botocore.handlers
 import botocore.parsers
 import botocore.utils
 from botocore.parsers import PROTOCOL_PARSERS, ResponseParser, ResponseParserFactory
@@ -63,10 +68,10 @@ if "smithy-rpc-v2-cbor" in PROTOCOL_PARSERS:
     _PROTOCOL_IDS["smithy-rpc-v2-cbor"] = 5
     _FAMILY["smithy-rpc-v2-cbor"] = "cbor"
 # Protocols served in C++ (the others keep botocore's parser).
-SERVED = frozenset(p for p in _PROTOCOL_IDS if p != "smithy-rpc-v2-cbor")
+SERVED = frozenset(_PROTOCOL_IDS)
 
-# Bodies at least this big are parsed in slices that let others run.
-PACED_BODY_SIZE = 64 * 1024
+# Bodies at least this big are parsed in slices (of 2 ms) that let others run.
+PACED_BODY_SIZE = 16 * 1024
 
 
 def enabled_by_environment() -> bool:
@@ -97,6 +102,8 @@ _UNION, _EXCEPTION, _FLATTENED, _JSONVALUE, _EVENTSTREAM, _ATTRIBUTE = 1, 2, 4, 
 # botocore 1.31 and later read members with an unknown location ("uri",
 # "querystring") from an XML body; older ones skip every located member.
 _KNOWN_LOCATIONS: tuple[str, ...] | None = getattr(ResponseParser, "KNOWN_LOCATIONS", None)
+# The CBOR parser class, whose handlers say which shapes it walks.
+_CBOR_PARSER: Any = PROTOCOL_PARSERS.get("smithy-rpc-v2-cbor")
 # botocore's own rule for an XML member's element name.
 _xml_member_key_name = botocore.parsers.BaseXMLResponseParser()._member_key_name
 
@@ -126,11 +133,18 @@ def _compile(root: Any, family: str) -> Any:
         if serialization.get("eventstream"):
             flags |= _EVENTSTREAM
         kind = _KINDS.get(shape.type_name, _OTHER)
+        if family == "cbor" and kind not in (0, 1):
+            # botocore keeps the decoded value where its CBOR parser has no
+            # handler for the type (all but structures and lists).
+            has_handler = hasattr(_CBOR_PARSER, f"_handle_{shape.type_name}")
+            kind = _OTHER if has_handler else _DOCUMENT
         item = key = value = payload = -1
         key_name = value_name = wrapper = ""
         members: list[tuple[Any, ...]] = []
         if kind == 0:
-            if shape.metadata.get("document") or _flag(shape, "is_document_type"):
+            if family != "cbor" and (
+                shape.metadata.get("document") or _flag(shape, "is_document_type")
+            ):
                 kind = _DOCUMENT
             else:
                 if shape.metadata.get("union") or _flag(shape, "is_tagged_union"):
@@ -263,7 +277,9 @@ def _yield_to_loop() -> None:
 
 
 def _yield_gil() -> None:
-    time.sleep(0)
+    # Long enough for a thread waiting for the GIL to take it: released and
+    # at once taken back, it would not (the waiter wakes to find it taken).
+    time.sleep(0.0001)
 
 
 def _pause_for(response: Any) -> Callable[[], None] | None:
@@ -300,6 +316,9 @@ class _FastParsing:
             if plan is None:
                 return botocore_parse(response, shape)
         utc, epoch = _zones()
+        pause = _pause_for(response)
+        if pause is not None:
+            pause()  # what botocore did with the response so far ends its slice here
         parsed = parse_response(
             _PROTOCOL_IDS[self.PROTOCOL],
             plan,
@@ -308,7 +327,7 @@ class _FastParsing:
             modeled_error,
             utc,
             epoch,
-            _pause_for(response),
+            pause,
         )
         if parsed is NotImplemented:
             return botocore_parse(response, shape)
@@ -356,6 +375,274 @@ class FastResponseParserFactory(ResponseParserFactory):  # type: ignore[misc]
         return parser
 
 
+# ---- safety net ---------------------------------------------------------------------------
+
+_verdict: str | None = None  # "" when the C++ parsers agree with botocore's, else why not
+
+# A model with a member of each kind the parsers read, for the canned check.
+_CHECK_SHAPES: dict[str, Any] = {
+    "Text": {"type": "string"},
+    "Count": {"type": "integer"},
+    "Ratio": {"type": "double"},
+    "On": {"type": "boolean"},
+    "Time": {"type": "timestamp"},
+    "Data": {"type": "blob"},
+    "Items": {"type": "list", "member": {"shape": "Item"}},
+    "Flat": {"type": "list", "member": {"shape": "Text"}, "flattened": True},
+    "Times": {"type": "map", "key": {"shape": "Text"}, "value": {"shape": "Time"}},
+    "Meta": {"type": "map", "key": {"shape": "Text"}, "value": {"shape": "Text"}},
+    "Item": {
+        "type": "structure",
+        "members": {
+            "Name": {"shape": "Text"},
+            "Size": {"shape": "Count"},
+            "When": {"shape": "Time"},
+            "Child": {"shape": "Item"},
+        },
+    },
+    "Output": {
+        "type": "structure",
+        "members": {
+            "Text": {"shape": "Text"},
+            "Count": {"shape": "Count"},
+            "Ratio": {"shape": "Ratio"},
+            "On": {"shape": "On"},
+            "Time": {"shape": "Time"},
+            "Data": {"shape": "Data"},
+            "Items": {"shape": "Items"},
+            "Flat": {"shape": "Flat"},
+            "Times": {"shape": "Times"},
+        },
+    },
+    "Oops": {
+        "type": "structure",
+        "members": {"Message": {"shape": "Text"}, "Detail": {"shape": "Count"}},
+        "exception": True,
+        "error": {"code": "Oops", "httpStatusCode": 400},
+    },
+}
+_CHECK_HEADER_MEMBERS = {
+    "Modified": {"shape": "Time", "location": "header", "locationName": "x-time"},
+    "Length": {"shape": "Count", "location": "header", "locationName": "x-length"},
+    "Meta": {"shape": "Meta", "location": "headers", "locationName": "x-meta-"},
+}
+_CHECK_JSON = (
+    b'{"Text": "caf\\u00e9 \\u2603", "Count": 3, "Ratio": 0.25, "On": true, "Time": 1700000000.5,'
+    b' "Data": "aGk=", "Items": [{"Name": "a", "Size": 1, "When": "2024-01-02T03:04:05.678Z",'
+    b' "Child": {"Name": "b", "When": 1700000001}}, {}], "Flat": ["x", "y"],'
+    b' "Times": {"k": "2024-01-02T03:04:05Z", "j": "2024-01-02T03:04:06+00:00"}, "Unknown": [1]}'
+)
+_CHECK_XML_MEMBERS = (
+    "<Text>caf\u00e9 \u2603 &amp;</Text><Count>3</Count><Ratio>0.25</Ratio><On>true</On>"
+    "<Time>2024-01-02T03:04:05.678Z</Time><Data>aGk=</Data><Items><member><Name>a</Name>"
+    "<Size>1</Size><When>2024-01-02T03:04:05Z</When><Child><Name>b</Name></Child></member>"
+    "<member/></Items><Flat>x</Flat><Flat>y</Flat><Times><entry><key>k</key>"
+    "<value>Tue, 02 Jan 2024 03:04:05 GMT</value></entry></Times><Unknown><a/></Unknown>"
+)
+_CHECK_XML_OUTPUT = {
+    "rest-xml": "<Output xmlns='https://check.example.com/'>{}</Output>",
+    "query": (
+        "<OpResponse xmlns='https://check.example.com/'><OpResult>{}</OpResult>"
+        "<ResponseMetadata><RequestId>id</RequestId></ResponseMetadata></OpResponse>"
+    ),
+    "ec2": "<OpResponse xmlns='https://check.example.com/'><requestId>id</requestId>{}</OpResponse>",
+}
+_CHECK_ERRORS = {
+    "json": b'{"__type": "Oops", "Message": "m", "Detail": 2}',
+    "rest-json": b'{"Message": "m", "Detail": 2}',
+    "rest-xml": b"<Error><Code>Oops</Code><Message>m</Message><Detail>2</Detail></Error>",
+    "query": (
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>Oops</Code><Message>m</Message>"
+        b"<Detail>2</Detail></Error><RequestId>id</RequestId></ErrorResponse>"
+    ),
+    "ec2": (
+        b"<Response><Errors><Error><Code>Oops</Code><Message>m</Message><Detail>2</Detail>"
+        b"</Error></Errors><RequestID>id</RequestID></Response>"
+    ),
+}
+
+
+def _canned(protocol: str) -> list[tuple[dict[str, Any], Any]]:
+    """(response, shape) pairs of one protocol: an output and a modeled error."""
+    from botocore.awsrequest import HeadersDict
+    from botocore.model import ServiceModel
+
+    shapes = json.loads(json.dumps(_CHECK_SHAPES))
+    headers = {"x-amzn-RequestId": "req", "Content-Type": "application/x"}
+    if protocol.startswith("rest"):
+        shapes["Output"]["members"].update(_CHECK_HEADER_MEMBERS)
+        headers.update(
+            {"X-Time": "Tue, 02 Jan 2024 03:04:05 GMT", "x-length": "12", "X-Meta-A": "1"}
+        )
+    output: dict[str, Any] = {"shape": "Output"}
+    if protocol == "query":
+        output["resultWrapper"] = "OpResult"
+    model = ServiceModel(
+        {
+            "metadata": {"protocol": protocol, "apiVersion": "2020-01-01", "jsonVersion": "1.0"},
+            "operations": {
+                "Op": {"name": "Op", "http": {}, "output": output, "errors": [{"shape": "Oops"}]}
+            },
+            "shapes": shapes,
+        },
+        "check",
+    )
+    operation = model.operation_model("Op")
+    if _FAMILY[protocol] == "json":
+        body = _CHECK_JSON
+    elif _FAMILY[protocol] == "cbor":
+        document = json.loads(_CHECK_JSON)
+        document["Time"] = datetime.datetime(2024, 1, 2, 3, 4, 5, 678000, datetime.timezone.utc)
+        body = _cbor(document)
+    else:
+        body = _CHECK_XML_OUTPUT[protocol].format(_CHECK_XML_MEMBERS).encode()
+
+    def response(body: bytes, status: int) -> dict[str, Any]:
+        return {"body": body, "headers": HeadersDict(headers), "status_code": status, "context": {}}
+
+    error = _CHECK_ERRORS.get(protocol) or _cbor(json.loads(_CHECK_ERRORS["json"]))
+    return [
+        (response(body, 200), operation.output_shape),
+        (response(error, 400), model.shape_for("Oops")),
+    ]
+
+
+def _cbor(value: Any) -> bytes:
+    """``value`` in CBOR (RFC 8949); a datetime as an epoch timestamp (tag 1)."""
+
+    def head(major: int, n: int) -> bytes:
+        if n < 24:
+            return bytes([major << 5 | n])
+        for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+            if n < 1 << (8 * size):
+                return bytes([major << 5 | info]) + n.to_bytes(size, "big")
+        raise ValueError(n)
+
+    if value is None:
+        return b"\xf6"
+    if isinstance(value, bool):
+        return b"\xf5" if value else b"\xf4"
+    if isinstance(value, int):
+        return head(0, value) if value >= 0 else head(1, -1 - value)
+    if isinstance(value, float):
+        return b"\xfb" + struct.pack(">d", value)
+    if isinstance(value, datetime.datetime):  # tag 1: an epoch timestamp
+        return b"\xc1" + _cbor(value.timestamp())
+    if isinstance(value, str):
+        data = value.encode()
+        return head(3, len(data)) + data
+    if isinstance(value, list):
+        return head(4, len(value)) + b"".join(map(_cbor, value))
+    return head(5, len(value)) + b"".join(_cbor(k) + _cbor(v) for k, v in value.items())
+
+
+def _same(theirs: Any, ours: Any) -> bool:
+    """Equal, of the same types all the way down, dict keys in the same order."""
+    if type(theirs) is not type(ours):
+        return False
+    if isinstance(theirs, dict):
+        return list(theirs) == list(ours) and all(_same(theirs[k], ours[k]) for k in theirs)
+    if isinstance(theirs, list):
+        return len(theirs) == len(ours) and all(map(_same, theirs, ours))
+    if isinstance(theirs, datetime.datetime):
+        return (
+            theirs == ours
+            and theirs.fold == ours.fold
+            and type(theirs.tzinfo) is type(ours.tzinfo)
+            and theirs.utcoffset() == ours.utcoffset()
+        )
+    return bool(theirs == ours)
+
+
+def check_against_botocore() -> str:
+    """Why the C++ parsers must not be used in this process ("" if they may be).
+
+    Parses canned responses of each protocol (an output with a member of each
+    kind, timestamps in several forms, header-bound members, and a modeled
+    error) with botocore's parser and with the C++ one: they must agree.
+    """
+    global _verdict
+    if _verdict is not None:
+        return _verdict
+    if parse_response is None:
+        _verdict = "this build of aboto3._core has no response parsers"
+        return _verdict
+    try:
+        for protocol in sorted(SERVED):
+            for response, shape in _canned(protocol):
+                theirs = _BOTOCORE_CLASSES[protocol]().parse(dict(response), shape)
+                ours = FAST_CLASSES[protocol]().parse(dict(response), shape)
+                if not _same(theirs, ours):
+                    _verdict = f"its {protocol} parse of a test response differs from botocore's"
+                    return _verdict
+    except Exception as error:
+        _verdict = f"parsing a test response failed: {error!r}"
+        return _verdict
+    _verdict = ""
+    return _verdict
+
+
+_warned = False
+
+
+def _warn_once(reason: str) -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        logger.warning(
+            "aboto3 parses responses with botocore's parsers in this process: %s", reason
+        )
+
+
+# ---- S3's check for errors in 200 responses --------------------------------------------
+
+# botocore parses the body of every S3 response with ElementTree before
+# parsing it (before-parse.s3.*), to find an <Error> sent with status 200: a
+# tree it throws away, which costs more than the C++ parse of a listing.
+# The replacement asks expat (the same library) only whether the document is
+# well formed and what its root is, and leaves botocore's handler to act
+# whenever that could matter: a malformed body, an <Error> root, a DTD.
+_BOTOCORE_200_HANDLER: Any = getattr(botocore.handlers, "_handle_200_error", None)
+xml_root_tag: Any = getattr(_core, "xml_root_tag", None) if parse_response is not None else None
+
+
+def _handle_200_error(operation_model: Any, response_dict: Any, **kwargs: Any) -> Any:
+    """botocore's S3 200-error handler, skipped where its check would find no error."""
+    body = response_dict.get("body")
+    if response_dict.get("status_code") == 200 and type(body) is bytes and body:
+        root = xml_root_tag(body)
+        if root is not NotImplemented and root is not None and root != "Error":
+            return None  # well formed, and not an <Error>: botocore would do nothing
+    return _BOTOCORE_200_HANDLER(operation_model, response_dict, **kwargs)
+
+
+def _replaceable_200_handler() -> bool:
+    handler = _BOTOCORE_200_HANDLER
+    names = getattr(getattr(handler, "__code__", None), "co_names", ())
+    # Its only effect comes from the check this replaces.
+    return xml_root_tag is not None and "_looks_like_special_case_error" in names
+
+
+_EVENT_200 = "before-parse.s3.*"
+
+
+def _use_fast_200_check(client: Any, wanted: bool) -> None:
+    if client.meta.service_model.service_name != "s3" or not _replaceable_200_handler():
+        return
+    events = client.meta.events
+    if wanted and events not in _swapped:
+        events.unregister(_EVENT_200, _BOTOCORE_200_HANDLER)
+        events.register_first(_EVENT_200, _handle_200_error)
+        _swapped.add(events)
+    elif not wanted and events in _swapped:
+        events.unregister(_EVENT_200, _handle_200_error)
+        events.register_first(_EVENT_200, _BOTOCORE_200_HANDLER)
+        _swapped.discard(events)
+
+
+_swapped: weakref.WeakSet[Any] = weakref.WeakSet()  # the clients' event emitters changed
+
+
 # ---- installing on a client -----------------------------------------------------------
 
 
@@ -397,11 +684,16 @@ def use_fast_parsing(client: Any, wanted: bool) -> bool:
         return False
     installed = isinstance(factory, FastResponseParserFactory)
     if wanted and enabled_by_environment() and parse_response is not None:
-        if not installed:
-            if type(factory) is not ResponseParserFactory:
-                return False  # someone's own factory: theirs to keep
-            endpoint._response_parser_factory = FastResponseParserFactory(factory)
-        return True
+        reason = check_against_botocore()
+        if not reason:
+            if not installed:
+                if type(factory) is not ResponseParserFactory:
+                    return False  # someone's own factory: theirs to keep
+                endpoint._response_parser_factory = FastResponseParserFactory(factory)
+            _use_fast_200_check(client, True)
+            return True
+        _warn_once(reason)
     if installed:
         endpoint._response_parser_factory = factory.wrapped
+        _use_fast_200_check(client, False)
     return False

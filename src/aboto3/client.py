@@ -10,6 +10,7 @@ from typing import Any, Callable, Generic, TypeVar
 from botocore.client import BaseClient
 
 from ._engine import Engine, Executor, ThreadEngine, ThreadPool, require_native_engine
+from ._parsers import use_fast_parsing
 from ._serializers import use_fast_serializing
 from ._signing import use_fast_signing
 from ._transfers import transfer_arguments
@@ -78,6 +79,13 @@ class AIOClient(Generic[ClientT]):
         differ). ``False``, or ``ABOTO3_FAST_SIGNING=0`` in the environment,
         keeps botocore's signer. It applies to the boto3 client itself, so
         its synchronous calls sign the same way.
+    :param fast_parsing: parse responses with aboto3's C++ parsers (json,
+        rest-json, rest-xml, query, ec2, smithy-rpc-v2-cbor), whose results equal botocore's
+        (checked once per process against botocore's parsers, which are kept
+        if they differ; any response the C++ side does not reproduce exactly
+        is parsed by botocore). ``False``, or ``ABOTO3_FAST_PARSING=0`` in the
+        environment, keeps botocore's parsers. It applies to the boto3 client
+        itself, as ``fast_signing`` does.
     :param fast_serializing: write the JSON bodies of ``json`` and
         ``rest-json`` requests (DynamoDB, Lambda, SSM...) with aboto3's C++
         writer, byte-identical to botocore's serializer (checked once per
@@ -94,6 +102,7 @@ class AIOClient(Generic[ClientT]):
         *,
         engine: str = "threads",
         fast_signing: bool = True,
+        fast_parsing: bool = True,
         fast_serializing: bool = True,
     ) -> None:
         if not isinstance(boto3_client, BaseClient):
@@ -111,6 +120,7 @@ class AIOClient(Generic[ClientT]):
         check_engine(engine)
         self._client = boto3_client
         self._fast_signing = use_fast_signing(boto3_client, fast_signing)
+        self._fast_parsing = use_fast_parsing(boto3_client, fast_parsing)
         self._fast_serializing = use_fast_serializing(boto3_client, fast_serializing)
         self._closing: asyncio.Future[None] | None = None
         # Work that waits on threads of its own (s3transfer) must itself run on
@@ -148,6 +158,11 @@ class AIOClient(Generic[ClientT]):
     def fast_signing(self) -> bool:
         """True when the client's SigV4 requests are signed by aboto3's C++ signer."""
         return self._fast_signing
+
+    @property
+    def fast_parsing(self) -> bool:
+        """True when the client's responses are parsed by aboto3's C++ parsers."""
+        return self._fast_parsing
 
     @property
     def fast_serializing(self) -> bool:

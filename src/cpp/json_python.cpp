@@ -148,6 +148,13 @@ void Pacer::check() {
     deadline_ns_ = monotonic_ns() + interval_ns_;
 }
 
+void Pacer::finish() {
+    if (hook_ && monotonic_ns() >= deadline_ns_ - interval_ns_ / 2) {
+        hook_();
+        deadline_ns_ = monotonic_ns() + interval_ns_;
+    }
+}
+
 KeyCache::~KeyCache() {
     if (entries_ == nullptr) {
         return;

@@ -49,6 +49,10 @@ public:
         }
         check();
     }
+    // At the end of the work: the hook once more if at least half an
+    // interval has passed since it last ran, so that what the caller does
+    // next starts a slice of its own.
+    void finish();
 
 private:
     void check();

@@ -302,7 +302,7 @@ Env::Env(nb::handle parser, nb::handle tz_utc, nb::handle tz_local, nb::handle p
                      PyMethod_GET_SELF(blob) == parser.ptr();
     if (!pause.is_none()) {
         pause_ = nb::borrow(pause);
-        pacer = json::Pacer([this] { pause_(); }, 3'000'000);
+        pacer = json::Pacer([this] { pause_(); }, kPauseEveryNs);
     }
 }
 

@@ -119,6 +119,9 @@ struct Botocore {
 };
 Botocore& botocore();
 
+// How long a parse runs between two calls of its pause hook.
+constexpr std::int64_t kPauseEveryNs = 2'000'000;
+
 // One call: the botocore parser this stands in for, and what it was made with.
 class Env {
 public:

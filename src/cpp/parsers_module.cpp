@@ -70,10 +70,12 @@ void bind_parsers(nb::module_& m) {
                         parsed = parse_xml_family(plan, response, env,
                                                   static_cast<Protocol>(protocol), modeled_error);
                         break;
-                    default:
-                        throw Decline{};
+                    case Protocol::RpcV2Cbor:
+                        parsed = parse_cbor(plan, response, env, modeled_error);
+                        break;
                 }
                 ++counters.parsed;
+                env.pacer.finish();  // botocore's work after the parse starts a slice of its own
                 return parsed;
             } catch (const Decline&) {
                 ++counters.declined;
@@ -87,6 +89,15 @@ void bind_parsers(nb::module_& m) {
         "tz_utc"_a.none(), "tz_local"_a.none(), "pause"_a.none(),
         "botocore's _do_parse (or _do_modeled_error_parse) for one response, or "
         "NotImplemented when botocore's parser must parse it.");
+
+    m.def("xml_root_tag",
+        [](nb::bytes body) {
+            return xml_root_tag(static_cast<const char*>(body.data()), body.size());
+        },
+        "body"_a,
+        "The document element's tag as ElementTree names it ('{uri}local' or 'local'), "
+        "None where ElementTree's parser would raise, NotImplemented where only "
+        "ElementTree can say (a DTD).");
 
     m.def("parser_counters",
         [] {

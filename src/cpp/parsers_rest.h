@@ -31,6 +31,11 @@ nb::object parse_json_family(const ParsePlan* plan, nb::handle response, Env& en
                              bool modeled_error);
 nb::object parse_xml_family(const ParsePlan* plan, nb::handle response, Env& env,
                             Protocol protocol, bool modeled_error);
+// The document element's tag as ElementTree names it, None where expat
+// refuses the document, NotImplemented where ElementTree may read it otherwise
+// (a DTD) or expat is not available.
+nb::object xml_root_tag(const char* data, std::size_t size);
+nb::object parse_cbor(const ParsePlan* plan, nb::handle response, Env& env, bool modeled_error);
 
 }  // namespace parsers
 }  // namespace aboto3

@@ -16,6 +16,7 @@
 
 #include <cstring>
 #include <exception>
+#include <string>
 #include <vector>
 
 namespace aboto3 {
@@ -720,7 +721,49 @@ private:
     std::exception_ptr error_;
 };
 
+// Just the document element's name, and whether expat accepts the whole
+// document (botocore's _looks_like_special_case_error builds the tree for it).
+struct RootFinder {
+    const ExpatCapi* capi = nullptr;
+    ExpatParser parser = nullptr;
+    std::string root;
+    bool found = false;
+    bool doctype = false;
+
+    static void on_start(void* self, const char* name, const char**) {
+        auto* finder = static_cast<RootFinder*>(self);
+        finder->root = name;
+        finder->found = true;
+        finder->capi->SetElementHandler(finder->parser, nullptr, nullptr);  // the rest: checked only
+    }
+    static void on_doctype(void* self, const char*, const char*, const char*, int) {
+        static_cast<RootFinder*>(self)->doctype = true;
+    }
+};
+
 }  // namespace
+
+nb::object xml_root_tag(const char* data, std::size_t size) {
+    const ExpatCapi* capi = expat();
+    if (capi == nullptr || size > static_cast<std::size_t>(INT32_MAX)) {
+        return nb::borrow(Py_NotImplemented);
+    }
+    RootFinder finder;
+    finder.capi = capi;
+    finder.parser = capi->ParserCreate_MM("utf-8", nullptr, "}");
+    if (finder.parser == nullptr) throw std::bad_alloc();
+    capi->SetUserData(finder.parser, &finder);
+    capi->SetElementHandler(finder.parser, &RootFinder::on_start, nullptr);
+    capi->SetStartDoctypeDeclHandler(finder.parser, &RootFinder::on_doctype);
+    int status = capi->Parse(finder.parser, data, static_cast<int>(size), 1);
+    capi->ParserFree(finder.parser);
+    if (finder.doctype) return nb::borrow(Py_NotImplemented);  // ElementTree's entity handling: botocore's
+    if (status != 1 || !finder.found) return nb::none();
+    // ElementTree's tag: "{uri}local" for a namespaced element.
+    std::size_t brace = finder.root.rfind('}');
+    std::string tag = brace == std::string::npos ? finder.root : "{" + finder.root;
+    return make_str(tag);
+}
 
 nb::object parse_xml_family(const ParsePlan* plan, nb::handle response, Env& env,
                             Protocol protocol, bool modeled_error) {
