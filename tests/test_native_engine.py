@@ -29,7 +29,7 @@ import aboto3
 
 if "native" not in aboto3.engines():
     pytest.skip("this install has no native engine", allow_module_level=True)
-from aboto3 import _core, _native
+from aboto3 import _core, _native, _suspend
 from aboto3._native import NativeHTTPSession
 from benchmarks.stub import StubServer
 
@@ -210,12 +210,16 @@ async def test_a_thousand_calls_in_flight() -> None:
     assert server.threads_when_all_arrived <= baseline  # an idle worker of an earlier test may exit
 
 
-async def test_calls_started_together_wake_the_io_thread_once(fast_stub: StubServer) -> None:
+async def test_calls_started_together_wake_the_io_thread_once(
+    fast_stub: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Calls started in one loop iteration reach the I/O thread with one wake,
     at the next iteration: waking a sleeping thread costs more than the rest
     of starting a call. Woken once per call, it would count about 20 here.
-    (The 2 ms limit on a deferral, tested below, is lifted so that how fast
-    this machine starts calls does not matter.)"""
+    (The 2 ms limit on a deferral, tested below, and the loop turn's budget
+    for starting calls are lifted so that how fast this machine starts calls
+    does not matter.)"""
+    monkeypatch.setattr(_suspend, "TURN_BUDGET_S", 60.0)
     ssm = stub_ssm(fast_stub, max_pool_connections=10)
     limit = _core.set_max_wake_deferral(60.0)
     try:
@@ -239,6 +243,7 @@ async def test_calls_started_together_schedule_one_wake(
 ) -> None:
     """The calls started in one loop iteration schedule one wake_io_thread
     between them, and the next iteration's calls schedule their own."""
+    monkeypatch.setattr(_suspend, "TURN_BUDGET_S", 60.0)  # all 20 start in one turn
     flushes = []
     flush = _core.wake_io_thread
     monkeypatch.setattr(_core, "wake_io_thread", lambda: flushes.append(1) or flush())
@@ -345,12 +350,15 @@ def connections_to(port: int) -> set[str]:
     return found
 
 
-async def test_bursts_reuse_the_pools_connections(fast_stub: StubServer) -> None:
+async def test_bursts_reuse_the_pools_connections(
+    fast_stub: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The pool keeps its idle connections, as urllib3's does. libcurl by itself
     keeps 4 for each transfer still running (in any client), so bursts that end
     while another call runs lose connections, and the next burst connects again.
-    Each burst goes out in one wake (the deferral limit is lifted), so the first
-    opens all the connections the others need."""
+    Each burst goes out in one wake (the deferral limit and the loop turn's
+    budget are lifted), so the first opens all the connections the others need."""
+    monkeypatch.setattr(_suspend, "TURN_BUDGET_S", 60.0)
     ssm = stub_ssm(fast_stub, max_pool_connections=10)
     limit = _core.set_max_wake_deferral(60.0)
     try:

@@ -7,6 +7,7 @@ import asyncio
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -189,3 +190,47 @@ async def test_a_rate_raised_from_another_thread_wakes_the_waiter() -> None:
             await asyncio.sleep(0.01)
         await asyncio.to_thread(setattr, bucket, "max_rate", 100)
         assert await asyncio.wait_for(waiting, 10) is True
+
+
+@pytest.mark.native
+async def test_answers_arriving_together_resume_over_several_turns() -> None:
+    # Twenty answers arrive while the loop is blocked, so one drain wakes all
+    # twenty calls; each call's resumed work (here an after-call hook of 1 ms,
+    # standing in for botocore's parsing) runs on the loop. They must not all
+    # run in one turn: other tasks get turns in between.
+    from benchmarks.stub import StubServer
+
+    events: list[str] = []
+
+    def parse_slowly(**_: Any) -> None:
+        events.append("call")
+        end = time.perf_counter() + 0.001
+        while time.perf_counter() < end:
+            pass
+
+    async def other_task() -> None:
+        while True:
+            await asyncio.sleep(0)
+            events.append("tick")
+
+    with StubServer(latency_ms=0) as stub:
+        ssm = boto3.client(
+            "ssm",
+            region_name=REGION,
+            endpoint_url=stub.endpoint_url,
+            config=Config(max_pool_connections=20),
+        )
+        async with aboto3.AIOClient(ssm, engine="native") as aio:
+            await aio.get_parameter(Name="/warm")  # connections and botocore warm
+            ssm.meta.events.register("after-call.ssm.GetParameter", parse_slowly)
+            calls = [asyncio.ensure_future(aio.get_parameter(Name=f"/{i}")) for i in range(20)]
+            for _ in range(3):
+                await asyncio.sleep(0)  # the calls go out
+            time.sleep(0.5)  # meanwhile every answer arrives
+            ticker = asyncio.ensure_future(other_task())
+            await asyncio.gather(*calls)
+            ticker.cancel()
+    calls_seen = [i for i, event in enumerate(events) if event == "call"]
+    assert len(calls_seen) == 20
+    between = events[calls_seen[0] : calls_seen[-1]]
+    assert between.count("tick") >= 3, "the loop ran every resumed call in one turn"

@@ -5,6 +5,12 @@ event-loop thread. Wherever that code would block, it calls ``suspend(awaitable)
 the greenlet pauses, the awaiting coroutine awaits the awaitable on the loop,
 and the sync code resumes with its result (or its exception). botocore never
 knows: this is the one place where the switch happens.
+
+It is also where the loop is shared fairly: answers that arrive together wake
+their calls in one turn of the loop, and each call's resumed work (botocore's
+parsing, its hooks) runs on the loop. Once a turn has spent ``TURN_BUDGET_S`` on
+starting or resuming greenlets, the calls still to go wait for the next turn, so
+that timers and other tasks run in between instead of after all of them.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import gc
 import threading
 import time
 import types
+import weakref
 from collections.abc import Awaitable
 from typing import Any, Callable, TypeVar
 
@@ -62,6 +69,40 @@ class _EngineGreenlet(greenlet):  # type: ignore[misc]
 _MAX_PARKED = 512
 _parked = threading.local()
 
+# How long one turn of the loop may spend starting and resuming engine
+# greenlets before the rest wait for the next turn (whose timers and other
+# tasks run first).
+TURN_BUDGET_S = 0.002
+
+
+class _Turn(threading.local):
+    """When this thread's loop began spending its current turn on greenlets."""
+
+    started = 0.0
+    loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+
+
+_turn = _Turn()
+
+
+def _new_turn(turn: _Turn) -> None:
+    turn.loop = None
+
+
+def _turn_spent() -> bool:
+    """Whether this turn of the running loop has had its budget: the first
+    call of a turn starts the clock, and a callback scheduled then (it runs in
+    the next turn, before the calls sent there) stops it, so that in every
+    turn the first call to ask goes on."""
+    now = time.perf_counter()
+    turn = _turn
+    running = asyncio.get_running_loop()
+    if turn.loop is None or turn.loop() is not running:
+        turn.loop, turn.started = weakref.ref(running), now
+        running.call_soon(_new_turn, turn)
+        return False
+    return now - turn.started > TURN_BUDGET_S
+
 
 def _take_worker() -> _EngineGreenlet:
     free: list[_EngineGreenlet] | None = getattr(_parked, "workers", None)
@@ -74,6 +115,8 @@ def _take_worker() -> _EngineGreenlet:
 
 async def run_in_greenlet(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Run ``fn(*args, **kwargs)`` to completion, awaiting whatever it suspends on."""
+    while _turn_spent():
+        await asyncio.sleep(0)  # a later turn of the loop
     worker = _take_worker()
     worker.parent = getcurrent()
     # Like asyncio.to_thread: the call sees a copy of the caller's context.
@@ -82,6 +125,8 @@ async def run_in_greenlet(fn: Callable[..., T], /, *args: Any, **kwargs: Any) ->
     while handed_up is not _FINISHED:
         try:
             value = await handed_up
+            while _turn_spent():
+                await asyncio.sleep(0)
         except BaseException as error:  # cancellation too: let the sync code unwind
             handed_up = worker.throw(error)
         else:
