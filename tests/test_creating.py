@@ -108,3 +108,14 @@ async def test_errors_come_through_both_forms() -> None:
             pass
     with pytest.raises(ValueError, match="engine must be"):
         aboto3.resource("s3", region_name=REGION, engine="greenlets")
+
+
+async def test_the_rest_of_boto3s_session_is_there(moto_url: str) -> None:
+    session = aboto3.Session(region_name="eu-west-3")
+    assert session.region_name == "eu-west-3"
+    assert "dynamodb" in session.get_available_resources()
+    assert session.get_available_regions("s3")  # reads botocore's endpoint data
+    credentials = await session.get_credentials()  # awaited, as in aioboto3
+    assert credentials.access_key == "testing"
+    with pytest.raises(AttributeError):
+        session.no_such_thing  # noqa: B018

@@ -167,7 +167,9 @@ class Session:
 
     ``aboto3.Session(profile_name="dev", region_name="eu-west-1")`` takes
     ``boto3.Session``'s arguments. The boto3 session itself (which costs tens of
-    milliseconds) is made on a worker thread by the first ``client()``.
+    milliseconds) is made on a worker thread by the first ``client()``. The rest
+    of boto3's ``Session`` is there too (``region_name``,
+    ``get_available_resources()``...), with ``get_credentials()`` awaited.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -241,6 +243,23 @@ class Session:
             thread_pool_executor,
             engine,
         )
+
+    async def get_credentials(self) -> Any:
+        """boto3's ``Session.get_credentials()``, awaited (as in aioboto3): it runs
+        on a worker thread, since a credential provider may call a metadata
+        service, an SSO endpoint or a process."""
+        return await _creation_engine(None).run(self._get_credentials)
+
+    def _get_credentials(self) -> Any:
+        with self._lock:
+            return self._ensure_session().get_credentials()
+
+    def __getattr__(self, name: str) -> Any:
+        # The rest of boto3's Session (region_name, profile_name, events,
+        # get_available_resources()...), which reads local settings and models.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.boto3_session, name)
 
     def __repr__(self) -> str:
         return f"<aboto3.Session of {self._session!r}>" if self._session else "<aboto3.Session>"
