@@ -830,6 +830,14 @@ async def test_misuse_gets_a_clear_error(moto_url: str) -> None:
         await bucket.create()
 
 
+def test_the_client_options_reach_the_resources_client(moto_url: str) -> None:
+    sync = _sync_resource("s3", moto_url)
+    aio = aboto3.AIOResource(sync, fast_signing=False, fast_parsing=False, fast_serializing=False)
+    client = aio.meta.client
+    assert not (client.fast_signing or client.fast_parsing or client.fast_serializing)
+    assert aboto3.AIOResource(_sync_resource("s3", moto_url)).meta.client.fast_parsing
+
+
 def test_awaiting_a_resource_member_without_a_loop_says_so(moto_url: str) -> None:
     table = aboto3.AIOResource(_sync_resource("dynamodb", moto_url)).Table("t")
     with pytest.raises(RuntimeError, match="running asyncio event loop"):

@@ -18,7 +18,7 @@ MYPY_INI = """\
 check_untyped_defs = True
 cache_dir = {cache}
 
-[mypy-boto3.*,botocore.*,s3transfer.*,aws_assume_role_lib.*]
+[mypy-boto3.*,botocore.*,s3transfer.*,aws_assume_role_lib.*,aiofiles.*,s3_encryption.*]
 ignore_missing_imports = True
 """
 
@@ -32,9 +32,11 @@ def run_mypy(folder: Path, *options: str) -> tuple[str, int]:
 
 
 def readme_examples() -> list[str]:
-    # The examples of the tutorial and after (the opening sketch is not a program).
-    text = README.read_text()
-    return re.findall(r"```python\n(.*?)```", text[text.index("## Tutorial") :], re.S)
+    # The examples of the tutorial and after (the opening sketch is not a program),
+    # those indented under a list item too.
+    text = README.read_text()[README.read_text().index("## Tutorial") :]
+    blocks = re.findall(r"^( *)```python\n(.*?)^\1```", text, re.S | re.M)
+    return [textwrap.dedent(body) for _, body in blocks]
 
 
 def test_readme_examples_type_check(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ class AIOResource:
         ``boto3.resources.base.ServiceResource``).
     :param thread_pool_executor: as for ``AIOClient``.
     :param engine: as for ``AIOClient``: ``"threads"`` or ``"native"``.
-    :param fast_signing: as for ``AIOClient``.
+    :param fast_signing, fast_parsing, fast_serializing: as for ``AIOClient``.
     """
 
     _resource: ServiceResource
@@ -77,6 +77,8 @@ class AIOResource:
         *,
         engine: str = "threads",
         fast_signing: bool = True,
+        fast_parsing: bool = True,
+        fast_serializing: bool = True,
     ) -> AIOResource:
         if not isinstance(boto3_resource, ServiceResource):
             raise TypeError(
@@ -88,6 +90,8 @@ class AIOResource:
             thread_pool_executor,
             engine=engine,
             fast_signing=fast_signing,
+            fast_parsing=fast_parsing,
+            fast_serializing=fast_serializing,
         )
         return _wrap_resource(boto3_resource, client)
 
@@ -172,9 +176,7 @@ class AIOResource:
         meta = self._resource.meta
         for action in meta.resource_model.actions:
             if action.name == name and action.request is not None:
-                operation = meta.client.meta.service_model.operation_model(
-                    action.request.operation
-                )
+                operation = meta.client.meta.service_model.operation_model(action.request.operation)
                 return stream_wrapper(operation, self._client.engine)
         return None
 
