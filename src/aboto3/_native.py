@@ -13,8 +13,6 @@ import atexit
 import contextlib
 import inspect
 import io
-import math
-import operator
 import os
 import socket
 import stat
@@ -315,18 +313,12 @@ class _TransferSocket:
         """The body's read timeout from now on, as ``socket.settimeout`` sets it:
         ``None`` for none; a timeout raises ``ReadTimeoutError`` on a read that
         waits longer, as urllib3's socket timeout does."""
-        if timeout is None:
-            seconds = 0.0
-        else:
-            # What a socket accepts, refused with its words: a float, or an int.
-            seconds = timeout if isinstance(timeout, float) else float(operator.index(timeout))
-            if math.isnan(seconds):
-                raise ValueError("Invalid value NaN (not a number)")
-            if seconds < 0:
-                raise ValueError("Timeout value out of range")
-            if seconds > 1e15:
-                raise OverflowError("timestamp out of range for platform time_t")
-            seconds = max(seconds, 1e-3)  # 0 (non-blocking) fails a read that must wait
+        # What a socket accepts, refused with its own words on this Python.
+        with socket.socket() as probe:
+            probe.settimeout(timeout)
+            seconds = probe.gettimeout()
+        # None: no timeout; 0 (non-blocking) fails a read that must wait.
+        seconds = 0.0 if seconds is None else max(seconds, 1e-3)
         if not self._body.closed:
             self._body._transfer.set_read_timeout(seconds)
 
