@@ -702,7 +702,16 @@ def test_a_sessions_own_timestamp_and_blob_parsers_are_called() -> None:
 
 
 @pytest.mark.parametrize(
-    "zone", ["UTC", "Etc/UTC", "Europe/Paris", "Europe/London", "America/New_York", "Asia/Kolkata"]
+    "zone",
+    [
+        "UTC",
+        "Etc/UTC",
+        "Africa/Abidjan",
+        "Europe/Paris",
+        "Europe/London",
+        "America/New_York",
+        "Asia/Kolkata",
+    ],
 )
 def test_timestamps_take_the_time_zone_botocore_gives_on_this_machine(
     zone: str, monkeypatch: pytest.MonkeyPatch
@@ -903,14 +912,14 @@ def _calls(client: Any, service: str) -> None:
         ],
         "dynamodb": [
             lambda: c.create_table(
-                TableName="t",
+                TableName="tab",
                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                 AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
                 BillingMode="PAY_PER_REQUEST",
             ),
             *[
                 lambda i=i: c.put_item(
-                    TableName="t",
+                    TableName="tab",
                     Item={
                         "pk": {"S": f"k{i}"},
                         "n": {"N": "1.50"},
@@ -921,15 +930,15 @@ def _calls(client: Any, service: str) -> None:
                 )
                 for i in range(5)
             ],
-            lambda: c.get_item(TableName="t", Key={"pk": {"S": "k1"}}),
+            lambda: c.get_item(TableName="tab", Key={"pk": {"S": "k1"}}),
             lambda: c.query(
-                TableName="t",
+                TableName="tab",
                 KeyConditionExpression="pk = :v",
                 ExpressionAttributeValues={":v": {"S": "k2"}},
             ),
-            lambda: c.scan(TableName="t", ReturnConsumedCapacity="TOTAL"),
-            lambda: c.describe_table(TableName="t"),
-            lambda: c.batch_get_item(RequestItems={"t": {"Keys": [{"pk": {"S": "k3"}}]}}),
+            lambda: c.scan(TableName="tab", ReturnConsumedCapacity="TOTAL"),
+            lambda: c.describe_table(TableName="tab"),
+            lambda: c.batch_get_item(RequestItems={"tab": {"Keys": [{"pk": {"S": "k3"}}]}}),
             lambda: c.get_item(TableName="missing", Key={"pk": {"S": "x"}}),
         ],
         "sqs": [
@@ -1018,7 +1027,10 @@ def _calls(client: Any, service: str) -> None:
         ],
     }
     for step in steps[service]:
-        with contextlib.suppress(botocore.exceptions.ClientError):
+        # (ParamValidationError: a parameter an older model does not have)
+        with contextlib.suppress(
+            botocore.exceptions.ClientError, botocore.exceptions.ParamValidationError
+        ):
             step()
 
 
@@ -1141,6 +1153,13 @@ ROOT_BODIES = [
 ]
 
 
+needs_200_check = pytest.mark.skipif(
+    not _parsers._replaceable_200_handler(),
+    reason=f"botocore {botocore.__version__} checks only some S3 operations for 200 errors",
+)
+
+
+@needs_200_check
 def test_the_s3_200_error_check_agrees_with_botocores() -> None:
     looks_like_error = botocore.handlers._looks_like_special_case_error
     rng = random.Random(200)
@@ -1163,6 +1182,7 @@ def test_the_s3_200_error_check_agrees_with_botocores() -> None:
 _LIST_OBJECTS = _session.get_service_model("s3").operation_model("ListObjectsV2")
 
 
+@needs_200_check
 def test_s3_clients_get_the_cheaper_check_and_give_it_back() -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
     events = s3.meta.events

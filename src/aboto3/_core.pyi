@@ -143,6 +143,7 @@ def parse_response(
     modeled_error: bool,
     tz_utc: Any,
     tz_local: Any,
+    local_is_utc: bool,
     pause: Callable[[], object] | None,
 ) -> Any: ...
 def parser_counters() -> dict[str, int]: ...

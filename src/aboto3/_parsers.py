@@ -243,30 +243,33 @@ def _has_event_stream(shape: Any) -> bool:
 
 # ---- time zones botocore's timestamp parser would give -------------------------------
 
-_local_zones: dict[tuple[Any, ...], Any] = {}
+_zone_facts: dict[tuple[Any, ...], tuple[Any, Any, bool]] = {}
 
 
-def _zones() -> tuple[Any, Any]:
-    """(tzinfo of an ISO 8601 UTC timestamp, tzinfo of an epoch) on this machine now.
+def _zones() -> tuple[Any, Any, bool]:
+    """What botocore's timestamp parser gives on this machine now: (tzinfo of an
+    ISO 8601 UTC timestamp, tzinfo of an epoch, whether that local zone is UTC
+    all year round).
 
-    dateutil names "Z" and "+00:00" "UTC": where the local zone is named UTC
-    it gives tzlocal(), elsewhere tz.UTC. Epochs become
+    dateutil names "Z" and "+00:00" "UTC": where the local zone is named UTC it
+    gives tzlocal(), elsewhere tz.UTC. Epochs become
     datetime.fromtimestamp(value, tzlocal()). None where neither holds.
     """
-    names = time.tzname
-    key = (names, time.timezone, time.altzone, time.daylight)
-    local = _local_zones.get(key)
-    if local is None:
-        local = _local_zones[key] = tz.tzlocal()
-    if "UTC" not in names:
-        utc = tz.UTC
-    elif names == ("UTC", "UTC"):
-        utc = local
-    else:
-        utc = None
     options = getattr(botocore.utils, "get_tzinfo_options", None)
-    epoch = local if options is None or tuple(options()) == (tz.tzlocal,) else None
-    return utc, epoch
+    key = (time.tzname, time.timezone, time.altzone, time.daylight, options and options())
+    facts = _zone_facts.get(key)
+    if facts is None:
+        local = tz.tzlocal()
+        names = time.tzname
+        if "UTC" not in names:
+            utc = tz.UTC
+        elif names == ("UTC", "UTC"):
+            utc = local
+        else:
+            utc = None
+        epoch = local if options is None or tuple(options()) == (tz.tzlocal,) else None
+        facts = _zone_facts[key] = (utc, epoch, time.timezone == 0 and not time.daylight)
+    return facts
 
 
 # ---- letting others run during a long parse ------------------------------------------
@@ -315,7 +318,7 @@ class _FastParsing:
             plan = plan_for(shape, _FAMILY[self.PROTOCOL])
             if plan is None:
                 return botocore_parse(response, shape)
-        utc, epoch = _zones()
+        utc, epoch, local_is_utc = _zones()
         pause = _pause_for(response)
         if pause is not None:
             pause()  # what botocore did with the response so far ends its slice here
@@ -327,6 +330,7 @@ class _FastParsing:
             modeled_error,
             utc,
             epoch,
+            local_is_utc,
             pause,
         )
         if parsed is NotImplemented:

@@ -290,8 +290,9 @@ const Names& names() {
 
 // ---- one call ------------------------------------------------------------------------
 
-Env::Env(nb::handle parser, nb::handle tz_utc, nb::handle tz_local, nb::handle pause)
-    : parser_(parser), tz_utc_(tz_utc), tz_local_(tz_local) {
+Env::Env(nb::handle parser, nb::handle tz_utc, nb::handle tz_local, bool local_is_utc,
+         nb::handle pause)
+    : parser_(parser), tz_utc_(tz_utc), tz_local_(tz_local), local_is_utc_(local_is_utc) {
     names();  // the datetime API, before any timestamp
     timestamp_parser_ = nb::getattr(parser, "_timestamp_parser");
     blob_parser_ = nb::getattr(parser, "_blob_parser");
@@ -339,10 +340,22 @@ nb::object Env::timestamp(const Node& node, std::string_view text, nb::handle te
 nb::object Env::timestamp_number(const Node& node, nb::handle number) {
     (void)node;
     if (default_timestamps_ && !tz_local_.is_none()) {
-        // botocore: datetime.datetime.fromtimestamp(value, tzlocal())
-        nb::object args = checked(PyTuple_Pack(2, number.ptr(), tz_local_.ptr()));
+        // botocore: datetime.datetime.fromtimestamp(value, tzlocal()). Where
+        // the local zone is UTC all year, that is the UTC time with tzlocal()
+        // put on it (dateutil's tzlocal, in Python, costs more than the rest
+        // of a small response's parse).
+        nb::handle zone = local_is_utc_ ? nb::handle(PyDateTimeAPI->TimeZone_UTC) : tz_local_;
+        nb::object args = checked(PyTuple_Pack(2, number.ptr(), zone.ptr()));
         PyObject* made = PyDateTimeAPI->DateTime_FromTimestamp(
             reinterpret_cast<PyObject*>(PyDateTimeAPI->DateTimeType), args.ptr(), nullptr);
+        if (made != nullptr && local_is_utc_) {
+            nb::object utc = nb::steal(made);
+            made = PyDateTimeAPI->DateTime_FromDateAndTime(
+                PyDateTime_GET_YEAR(made), PyDateTime_GET_MONTH(made), PyDateTime_GET_DAY(made),
+                PyDateTime_DATE_GET_HOUR(made), PyDateTime_DATE_GET_MINUTE(made),
+                PyDateTime_DATE_GET_SECOND(made), PyDateTime_DATE_GET_MICROSECOND(made),
+                tz_local_.ptr(), PyDateTimeAPI->DateTimeType);
+        }
         if (made != nullptr) return nb::steal(made);
         PyErr_Clear();  // out of range: botocore's own fallbacks decide
     }

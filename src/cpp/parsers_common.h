@@ -128,8 +128,11 @@ public:
     // tz_utc: the tzinfo botocore's timestamp parser gives an ISO 8601
     // timestamp in UTC ("Z", "+00:00") on this machine, or None to call it
     // for each; tz_local: the one datetime.fromtimestamp gets for an epoch
-    // number, or None. pause: called every few ms of work, or None.
-    Env(nb::handle parser, nb::handle tz_utc, nb::handle tz_local, nb::handle pause);
+    // number, or None; local_is_utc: tz_local is UTC all year round (no
+    // offset, no DST), so the wall time of an epoch is its UTC time. pause:
+    // called every few ms of work, or None.
+    Env(nb::handle parser, nb::handle tz_utc, nb::handle tz_local, bool local_is_utc,
+        nb::handle pause);
 
     // botocore's own handler: parser._parse_shape(shape, value). Its
     // exception means the response is not ours to parse.
@@ -152,6 +155,7 @@ private:
     bool default_blobs_ = false;
     nb::handle tz_utc_;
     nb::handle tz_local_;
+    bool local_is_utc_ = false;
     nb::object pause_;
 };
 

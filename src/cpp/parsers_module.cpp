@@ -45,7 +45,7 @@ void bind_parsers(nb::module_& m) {
 
     m.def("parse_response",
         [](int protocol, const ParsePlan* plan, nb::handle response, nb::handle parser,
-           bool modeled_error, nb::handle tz_utc, nb::handle tz_local,
+           bool modeled_error, nb::handle tz_utc, nb::handle tz_local, bool local_is_utc,
            nb::handle pause) -> nb::object {
             if (protocol < 0 || protocol > static_cast<int>(Protocol::RpcV2Cbor)) {
                 throw nb::value_error("parse_response: unknown protocol");
@@ -55,7 +55,7 @@ void bind_parsers(nb::module_& m) {
                 return not_implemented();
             }
             try {
-                Env env(parser, tz_utc, tz_local, pause);
+                Env env(parser, tz_utc, tz_local, local_is_utc, pause);
                 nb::object parsed;
                 switch (static_cast<Protocol>(protocol)) {
                     case Protocol::Json:
@@ -86,7 +86,7 @@ void bind_parsers(nb::module_& m) {
             }
         },
         "protocol"_a, "plan"_a.none(), "response"_a, "parser"_a, "modeled_error"_a,
-        "tz_utc"_a.none(), "tz_local"_a.none(), "pause"_a.none(),
+        "tz_utc"_a.none(), "tz_local"_a.none(), "local_is_utc"_a, "pause"_a.none(),
         "botocore's _do_parse (or _do_modeled_error_parse) for one response, or "
         "NotImplemented when botocore's parser must parse it.");
 
