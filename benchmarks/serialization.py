@@ -19,7 +19,9 @@ CPU time per call (``time.thread_time``, as ``benchmarks.signing`` does):
   floor with aboto3's C++ signer (about what the native engine pays per call),
   and sync boto3 over HTTP to the stub.
 
-A share is a part's CPU over a whole's.
+A share is a part's CPU over a whole's. The same parts and wholes with aboto3's
+C++ JSON writer (``aboto3._serializers``, what an ``AIOClient`` installs) follow,
+with their ratios to botocore's.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ BATCH_ITEMS = 25
 SHARE_LIMIT = 0.25  # issue 22: at or above this, the JSON serializers go C++
 WHOLES = ("floor", "floor, C++ signer", "sync boto3")
 PARTS = ("serializer", "validation + serializer")
+# The same with aboto3's C++ JSON writer, each against botocore's counterpart.
+OURS = {
+    "C++ serializer": "serializer",
+    "validation + C++ serializer": "validation + serializer",
+    "floor, C++ signer + serializer": "floor, C++ signer",
+}
 
 
 def order_item(i: int) -> dict[str, Any]:
@@ -87,17 +95,26 @@ def _timed_parts(
     endpoint_url: str, method: str, params: dict[str, Any]
 ) -> dict[str, Callable[[], object]]:
     """Every part and whole of one write, as zero-argument calls."""
+    from aboto3._serializers import use_fast_serializing
     from aboto3._signing import use_fast_signing
 
-    def floor(cpp_signer: bool) -> Any:
+    def floor(cpp_signer: bool, cpp_serializer: bool = False) -> Any:
         client = boto3_client("ddb", endpoint_url, 1)
         client._endpoint.http_session = CannedHTTPSession(client._endpoint.http_session)
         if cpp_signer and not use_fast_signing(client, True):
             raise RuntimeError("the C++ signer is not available in this install")
+        if cpp_serializer and not use_fast_serializing(client, True):
+            raise RuntimeError("the C++ JSON writer is not available in this install")
         return client
 
     plain = boto3_client("ddb", endpoint_url, 1)
-    clients = {"floor": floor(False), "floor, C++ signer": floor(True), "sync boto3": plain}
+    ours = floor(True, True)
+    clients = {
+        "floor": floor(False),
+        "floor, C++ signer": floor(True),
+        "sync boto3": plain,
+        "floor, C++ signer + serializer": ours,
+    }
     operation = plain.meta.service_model.operation_model(plain.meta.method_to_api_mapping[method])
     validating = plain._serializer
     # botocore wraps its serializer in the parameter validator (when
@@ -108,6 +125,12 @@ def _timed_parts(
     }
     calls["serializer"] = lambda: bare.serialize_to_request(params, operation)
     calls["validation + serializer"] = lambda: validating.serialize_to_request(params, operation)
+    ours_validating = ours._serializer
+    ours_bare = getattr(ours_validating, "_serializer", ours_validating)
+    calls["C++ serializer"] = lambda: ours_bare.serialize_to_request(params, operation)
+    calls["validation + C++ serializer"] = lambda: ours_validating.serialize_to_request(
+        params, operation
+    )
     for call in calls.values():
         call()  # the floors record the stub's answer; caches warm up
     return calls
@@ -150,10 +173,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for write, cpu in best.items():
         print(f"{write}:")
         for name, us in cpu.items():
-            print(f"  {name:24s} {us:8.1f} us CPU per call")
+            print(f"  {name:32s} {us:8.1f} us CPU per call")
         for (part, whole), share in shares(best)[write].items():
             verdict = "at or above" if share >= SHARE_LIMIT else "under"
             print(f"  {part} / {whole}: {share:.0%} ({verdict} {SHARE_LIMIT:.0%})")
+        for ours, theirs in OURS.items():
+            print(f"  {ours} / botocore's: {cpu[ours] / cpu[theirs]:.2f}x")
+        share = cpu["C++ serializer"] / cpu["floor, C++ signer + serializer"]
+        print(f"  C++ serializer / its floor call: {share:.0%}")
     return 0
 
 
