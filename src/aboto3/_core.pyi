@@ -120,6 +120,7 @@ def json_loads(
     data: bytes,
     mapping_type: Callable[[], Any] | None = None,
     pause: Callable[[], object] | None = None,
+    share_gil: bool = False,
 ) -> Any: ...
 
 class ParsePlan:

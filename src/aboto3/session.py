@@ -23,6 +23,7 @@ import boto3
 import boto3.session
 
 from ._engine import Executor, ThreadEngine, ThreadPool
+from ._loader import use_fast_loading
 from .client import AIOClient, check_engine
 from .resource import AIOResource
 
@@ -42,6 +43,7 @@ _creation_pool_lock = threading.Lock()
 # boto3's default session is shared; botocore does not promise that two
 # threads may create clients from one session at once.
 _default_session_lock = threading.Lock()
+_native_setup_lock = threading.Lock()
 
 
 def _creation_engine(executor: Executor | None) -> ThreadEngine:
@@ -99,13 +101,45 @@ class Creating(Generic[CreatedT]):
 
 
 def _default_client(*args: Any, **kwargs: Any) -> Any:
-    with _default_session_lock:
-        return boto3.client(*args, **kwargs)
+    _fast_loading_on_default_session()
+    return boto3.client(*args, **kwargs)
 
 
 def _default_resource(*args: Any, **kwargs: Any) -> Any:
-    with _default_session_lock:
-        return boto3.resource(*args, **kwargs)
+    _fast_loading_on_default_session()
+    return boto3.resource(*args, **kwargs)
+
+
+def _fast_loading_on_default_session() -> None:
+    # Model files read without stalling the loop (_loader.py). Plain
+    # boto3.client() calls share this session and its loader: they get the
+    # very objects botocore's own file loader makes (checked per process).
+    use_fast_loading(boto3._get_default_session())
+
+
+def _made_and_wrapped(
+    make: Callable[..., Any],
+    wrap: Callable[..., CreatedT],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    options: dict[str, Any],
+    lock: threading.Lock,
+) -> CreatedT:
+    # On the worker, wrapping too: the first AIOClient of a process runs one-time
+    # checks and imports (tens of ms) that would otherwise run on the loop. Both
+    # under the session's lock: one creation at a time works on the GIL, so the
+    # loop waits behind one thread, not behind several taking turns.
+    if options["engine"] == "native":
+        # The native engine's one-time set-up (NativeEngine repeats it) sweeps
+        # the heap for time.sleep, each sweep one GIL-holding step: done first,
+        # while the heap is a fraction of its size after the models load, and
+        # with the other creations waiting rather than taking turns on the GIL.
+        from ._native import _install_suspension_points
+
+        with _native_setup_lock:
+            _install_suspension_points()
+    with lock:
+        return wrap(make(*args, **kwargs), **options)
 
 
 def _creating(
@@ -115,12 +149,12 @@ def _creating(
     kwargs: dict[str, Any],
     thread_pool_executor: Executor | None,
     engine: str,
+    lock: threading.Lock,
 ) -> Creating[CreatedT]:
     runner, options = _options(thread_pool_executor, engine)  # refused here, not later
 
     async def create() -> CreatedT:
-        made = await runner.run(make, *args, **kwargs)
-        return wrap(made, **options)
+        return await runner.run(_made_and_wrapped, make, wrap, args, kwargs, options, lock)
 
     return Creating(create)
 
@@ -142,7 +176,13 @@ def client(
     pool kept for creating clients.
     """
     return _creating(
-        _default_client, AIOClient, (service_name, *args), kwargs, thread_pool_executor, engine
+        _default_client,
+        AIOClient,
+        (service_name, *args),
+        kwargs,
+        thread_pool_executor,
+        engine,
+        _default_session_lock,
     )
 
 
@@ -157,7 +197,13 @@ def resource(
     on a worker thread, as an ``AIOResource``; or ``async with`` it, as
     ``aboto3.client``."""
     return _creating(
-        _default_resource, AIOResource, (service_name, *args), kwargs, thread_pool_executor, engine
+        _default_resource,
+        AIOResource,
+        (service_name, *args),
+        kwargs,
+        thread_pool_executor,
+        engine,
+        _default_session_lock,
     )
 
 
@@ -189,15 +235,14 @@ class Session:
     def _ensure_session(self) -> boto3.session.Session:
         if self._session is None:
             self._session = boto3.session.Session(*self._args, **self._kwargs)
+            use_fast_loading(self._session)
         return self._session
 
-    def _create_client(self, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
-            return self._ensure_session().client(*args, **kwargs)
+    def _create_client(self, *args: Any, **kwargs: Any) -> Any:  # under self._lock
+        return self._ensure_session().client(*args, **kwargs)
 
-    def _create_resource(self, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
-            return self._ensure_session().resource(*args, **kwargs)
+    def _create_resource(self, *args: Any, **kwargs: Any) -> Any:  # under self._lock
+        return self._ensure_session().resource(*args, **kwargs)
 
     def client(
         self,
@@ -220,6 +265,7 @@ class Session:
             kwargs,
             thread_pool_executor,
             engine,
+            self._lock,
         )
 
     def resource(
@@ -242,6 +288,7 @@ class Session:
             kwargs,
             thread_pool_executor,
             engine,
+            self._lock,
         )
 
     async def get_credentials(self) -> Any:
