@@ -41,14 +41,16 @@ def discard(future: asyncio.Future[Any] | None) -> None:
         future.cancel()
 
 
-def _socket_of(raw: Any) -> Any:
-    """The socket under a urllib3 response (the thread engine's), if it has one."""
+def _socket_of(raw: Any) -> socket.socket | None:
+    """The socket under a urllib3 response (the thread engine's), if it has one.
+    (The native engine's body answers botocore's path to it with an object of
+    its own, which is not a socket: its reads end by cancellation.)"""
     connection = getattr(raw, "_connection", None)
     sock = getattr(connection, "sock", None)
     if sock is None:  # urllib3 1.x keeps the file of http.client's response
         buffered = getattr(getattr(raw, "_fp", None), "fp", None)
         sock = getattr(getattr(buffered, "raw", None), "_sock", None)
-    return sock
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def close_interrupting(
