@@ -766,7 +766,9 @@ def test_aioclient_uses_them_by_default_and_can_turn_them_off(
 
 
 def test_the_sessions_parser_defaults_still_apply() -> None:
-    client = boto3.client("ssm", region_name="us-east-1")
+    # A session of its own: the default session's factory is shared by every
+    # later boto3.client() of the test run.
+    client = boto3.session.Session().client("ssm", region_name="us-east-1")
     aio = aboto3.AIOClient(client)
     shared = client._endpoint._response_parser_factory.wrapped
 
