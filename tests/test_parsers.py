@@ -1198,3 +1198,17 @@ def test_s3_clients_get_the_cheaper_check_and_give_it_back() -> None:
     _parsers.use_fast_parsing(s3, False)
     back = list(events._emitter._handlers.prefix_search("before-parse.s3.ListObjectsV2"))
     assert back == original
+
+
+def test_parser_defaults_that_cannot_be_hashed_still_apply() -> None:
+    class Unhashable:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, value: Any) -> Any:
+            return ("when", value)
+
+    wrapped = ResponseParserFactory()
+    wrapped.set_parser_defaults(timestamp_parser=Unhashable())
+    parser = _parsers.FastResponseParserFactory(wrapped).create_parser("json")
+    assert type(parser) is _parsers.FAST_CLASSES["json"]
+    assert isinstance(parser._timestamp_parser, Unhashable)

@@ -370,7 +370,10 @@ class FastResponseParserFactory(ResponseParserFactory):  # type: ignore[misc]
             return self.wrapped.create_parser(protocol_name)
         # Parsers keep no state between calls: one per protocol and defaults.
         key = (protocol_name, *self._defaults.items())
-        parser = self._made.get(key)
+        try:
+            parser = self._made.get(key)
+        except TypeError:  # a default that cannot be hashed: a parser per call
+            return fast(**self._defaults)
         if parser is None:
             parser = fast(**self._defaults)
             if len(self._made) > 32:
