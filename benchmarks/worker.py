@@ -41,6 +41,7 @@ from .contenders import (
     boto3_client,
 )
 from .parity import comparable, first_difference
+from .runqueue import RunQueueClock
 
 RESULT_PREFIX = "RESULT "
 
@@ -88,26 +89,6 @@ def drive_sync(call: SyncCall, duration_s: float, min_calls: int = 1) -> list[fl
         latencies.append(clock() - start)
 
 
-class _RunQueueClock:
-    """Seconds the calling thread has waited for a CPU so far (0 where unknown)."""
-
-    def __init__(self) -> None:
-        try:
-            self._fd: int | None = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
-        except OSError:
-            self._fd = None
-
-    def __call__(self) -> float:
-        if self._fd is None:
-            return 0.0
-        return int(os.pread(self._fd, 128, 0).split()[1]) / 1e9
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
 class LoopLag:
     """How late a 1 ms ticker on the event loop fires: the loop's stalls.
 
@@ -130,13 +111,13 @@ class LoopLag:
         self.late: list[float] = []
         self.own: list[float] = []
         self._handle: asyncio.TimerHandle | None = None
-        self._run_queue: _RunQueueClock | None = None
+        self._run_queue: RunQueueClock | None = None
 
     def start(self) -> None:
         """Start ticking on the running loop (call it on the loop's thread:
         /proc/thread-self names the thread that opens it)."""
         loop = asyncio.get_running_loop()
-        self._run_queue = run_queue = _RunQueueClock()
+        self._run_queue = run_queue = RunQueueClock()
         interval, late, own = self.interval, self.late.append, self.own.append
         call_at, clock = loop.call_at, loop.time
         expected, waited = clock() + interval, run_queue()

@@ -23,29 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import os
 import time
 from types import TracebackType
 
-
-class _RunQueueClock:
-    """Nanoseconds the calling thread has waited for a CPU (0 where unknown)."""
-
-    def __init__(self) -> None:
-        try:
-            self._fd: int | None = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
-        except OSError:
-            self._fd = None
-
-    def __call__(self) -> float:
-        if self._fd is None:
-            return 0.0
-        return int(os.pread(self._fd, 128, 0).split()[1]) / 1e9
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+from benchmarks.runqueue import RunQueueClock
 
 
 class LoopLag:
@@ -67,7 +48,7 @@ class LoopLag:
 
     async def _tick(self) -> None:
         # Opened here, on the loop thread: /proc/thread-self names the opener.
-        run_queue = _RunQueueClock()
+        run_queue = RunQueueClock()
         try:
             expected = time.perf_counter() + self.interval
             waited = run_queue()
