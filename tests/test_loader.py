@@ -188,8 +188,8 @@ def test_a_reader_that_differs_from_botocore_is_not_used(
 ) -> None:
     # The per-process check loads model files both ways, type for type.
     monkeypatch.setattr(_loader, "json_loads", reader)
-    monkeypatch.setattr(_loader, "_verdict", None)
-    monkeypatch.setattr(_loader, "_warned", False)
+    monkeypatch.setattr(_loader.safety_net, "verdict", None)
+    monkeypatch.setattr(_loader.safety_net, "warned", False)
     with caplog.at_level(logging.WARNING, logger="aboto3"):
         for _ in range(2):
             session = boto3.session.Session(region_name=REGION)
@@ -201,8 +201,8 @@ def test_a_reader_that_differs_from_botocore_is_not_used(
 
 
 def test_the_check_passes_with_the_real_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_loader, "_verdict", None)
-    assert _loader.check_against_botocore() == ""
+    monkeypatch.setattr(_loader.safety_net, "verdict", None)
+    assert _loader.safety_net.check() == ""
 
 
 # ---- the loop while a fresh process creates clients ----------------------------------

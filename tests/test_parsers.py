@@ -793,8 +793,8 @@ def test_a_disagreeing_parser_is_not_used_and_says_why(
         return parsed
 
     monkeypatch.setattr(_parsers, "parse_response", off_by_one)
-    monkeypatch.setattr(_parsers, "_verdict", None)
-    monkeypatch.setattr(_parsers, "_warned", False)
+    monkeypatch.setattr(_parsers.safety_net, "verdict", None)
+    monkeypatch.setattr(_parsers.safety_net, "warned", False)
     with caplog.at_level(logging.WARNING, logger="aboto3"):
         first = aboto3.AIOClient(boto3.client("ssm", region_name="us-east-1"))
         second = aboto3.AIOClient(boto3.client("s3", region_name="us-east-1"))
@@ -808,9 +808,9 @@ def test_a_disagreeing_parser_is_not_used_and_says_why(
 def test_the_canned_check_passes_on_the_installed_botocore(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_parsers, "_verdict", None)
+    monkeypatch.setattr(_parsers.safety_net, "verdict", None)
     before = counted()
-    assert _parsers.check_against_botocore() == ""
+    assert _parsers.safety_net.check() == ""
     parsed, declined = (now - then for now, then in zip(counted(), before))
     assert parsed == 2 * len(_parsers.SERVED) and declined == 0
 

@@ -476,14 +476,14 @@ def test_a_body_equals_json_dumps_of_botocores_dicts() -> None:
 
 
 def test_the_canned_check_passes_on_the_installed_botocore() -> None:
-    assert _serializers.check_against_botocore() == ""
+    assert _serializers.safety_net.check() == ""
 
 
 def test_a_disagreeing_writer_is_not_used_and_says_why(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(_serializers, "_verdict", None)
-    monkeypatch.setattr(_serializers, "_warned", False)
+    monkeypatch.setattr(_serializers.safety_net, "verdict", None)
+    monkeypatch.setattr(_serializers.safety_net, "warned", False)
     real = _serializers.JsonBodyPlan
 
     class Wrong:
@@ -507,8 +507,8 @@ def test_a_disagreeing_writer_is_not_used_and_says_why(
 
 
 def test_a_writer_that_declines_everything_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_serializers, "_verdict", None)
-    monkeypatch.setattr(_serializers, "_warned", True)
+    monkeypatch.setattr(_serializers.safety_net, "verdict", None)
+    monkeypatch.setattr(_serializers.safety_net, "warned", True)
 
     class Declining:
         def __init__(self, nodes: list[Any]) -> None:
@@ -518,7 +518,7 @@ def test_a_writer_that_declines_everything_is_not_used(monkeypatch: pytest.Monke
             return None
 
     monkeypatch.setattr(_serializers, "JsonBodyPlan", Declining)
-    assert "left a json test request to botocore" in _serializers.check_against_botocore()
+    assert "left a json test request to botocore" in _serializers.safety_net.check()
 
 
 def test_aioclient_uses_it_by_default_and_can_turn_it_off(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -336,7 +336,7 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every botocore version's SigV4 clock, stopped: get_current_datetime
     (newer) or datetime.datetime.utcnow (older botocore.auth). The safety net
     is bypassed: these tests check the signer, not the net."""
-    monkeypatch.setattr(_signing, "_verdict", "")
+    monkeypatch.setattr(_signing.safety_net, "verdict", "")
 
     class FrozenDatetime(datetime.datetime):
         @classmethod
@@ -659,8 +659,8 @@ def test_aioclient_uses_it_by_default_and_can_turn_it_off(monkeypatch: pytest.Mo
 def test_a_disagreeing_signer_is_not_used_and_says_why(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(_signing, "_verdict", None)
-    monkeypatch.setattr(_signing, "_warned", False)
+    monkeypatch.setattr(_signing.safety_net, "verdict", None)
+    monkeypatch.setattr(_signing.safety_net, "warned", False)
 
     class Wrong:
         def sign_fields(self, fields: list[Any], *args: Any) -> str:
@@ -685,7 +685,7 @@ def test_a_disagreeing_signer_is_not_used_and_says_why(
 
 
 def test_the_canned_check_passes_on_the_installed_botocore() -> None:
-    assert _signing.check_against_botocore() == ""
+    assert _signing.safety_net.check() == ""
 
 
 PORTABLE_CHECK = """

@@ -25,12 +25,13 @@ keeps botocore's loader everywhere.
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any, Callable
 
 import botocore.loaders
 from botocore.loaders import JSONFileLoader
+
+from ._safety import SafetyNet
 
 json_loads: Callable[..., Any] | None
 try:
@@ -40,14 +41,8 @@ try:
 except ImportError:  # no _core: botocore's loader reads the files
     json_loads = None
 
-logger = logging.getLogger("aboto3")
-
 # Set to 0 (or false/no/off) to keep botocore's file loader.
 ENV_SWITCH = "ABOTO3_FAST_LOADING"
-
-
-def enabled_by_environment() -> bool:
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def read_json(payload: bytes) -> Any:
@@ -83,8 +78,6 @@ class FastJSONFileLoader(JSONFileLoader):  # type: ignore[misc]
 
 # ---- safety net ---------------------------------------------------------------
 
-_verdict: str | None = None  # "" when the fast loader agrees with botocore's, else why not
-
 
 def _same(ours: Any, theirs: Any) -> bool:
     """Equal, and of the same types throughout (OrderedDict, key order, int vs float)."""
@@ -107,34 +100,29 @@ def _check_files() -> list[str]:
     return [os.path.join(data, "_retry"), os.path.join(sso, max(os.listdir(sso)), "service-2")]
 
 
-def check_against_botocore() -> str:
-    """Why the fast loader must not be used in this process ("" if it may be)."""
-    global _verdict
-    if _verdict is not None:
-        return _verdict
+def _compare() -> str:
+    """Reads two model files with botocore's file loader and with ours."""
     if json_loads is None:
-        _verdict = "this build of aboto3._core has no JSON reader"
-        return _verdict
+        return "this build of aboto3._core has no JSON reader"
     if "_load_file" not in vars(JSONFileLoader):
-        _verdict = "this botocore's JSONFileLoader has no _load_file to replace"
-        return _verdict
-    try:
-        for path in _check_files():
-            theirs = JSONFileLoader().load_file(path)
-            ours = FastJSONFileLoader().load_file(path)
-            if theirs is None or not _same(ours, theirs):
-                _verdict = f"it reads {os.path.basename(path)} differently from botocore"
-                return _verdict
-    except Exception as error:
-        _verdict = f"loading a model file failed: {error!r}"
-        return _verdict
-    _verdict = ""
-    return _verdict
+        return "this botocore's JSONFileLoader has no _load_file to replace"
+    for path in _check_files():
+        theirs = JSONFileLoader().load_file(path)
+        ours = FastJSONFileLoader().load_file(path)
+        if theirs is None or not _same(ours, theirs):
+            return f"it reads {os.path.basename(path)} differently from botocore"
+    return ""
+
+
+safety_net = SafetyNet(
+    ENV_SWITCH,
+    _compare,
+    trying="loading a model file",
+    fallback="reads model files with botocore's loader",
+)
 
 
 # ---- installing on a session ------------------------------------------------------
-
-_warned = False
 
 
 def use_fast_loading(session: Any) -> bool:
@@ -144,7 +132,7 @@ def use_fast_loading(session: Any) -> bool:
     ``JSONFileLoader`` (someone chose another) is left alone.
     """
     botocore_session = getattr(session, "_session", session)
-    if not enabled_by_environment() or json_loads is None:
+    if not safety_net.enabled_by_environment() or json_loads is None:
         return False
     loader = botocore_session.get_component("data_loader")
     file_loader = getattr(loader, "file_loader", None)
@@ -152,18 +140,9 @@ def use_fast_loading(session: Any) -> bool:
         return True
     if type(file_loader) is not JSONFileLoader:
         return False
-    reason = check_against_botocore()
+    reason = safety_net.check()
     if reason:
-        _warn_once(reason)
+        safety_net.warn_once(reason)
         return False
     loader.file_loader = FastJSONFileLoader()
     return True
-
-
-def _warn_once(reason: str) -> None:
-    global _warned
-    if not _warned:
-        _warned = True
-        logger.warning(
-            "aboto3 reads model files with botocore's loader in this process: %s", reason
-        )

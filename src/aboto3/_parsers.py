@@ -31,7 +31,6 @@ import asyncio
 import datetime
 import json
 import logging
-import os
 import struct
 import threading
 import time
@@ -44,6 +43,7 @@ import botocore.utils
 from botocore.parsers import PROTOCOL_PARSERS, ResponseParser, ResponseParserFactory
 from dateutil import tz  # type: ignore[import-untyped]
 
+from ._safety import SafetyNet
 from ._suspend import in_engine_greenlet, suspend
 
 ParsePlan: Any
@@ -72,10 +72,6 @@ SERVED = frozenset(_PROTOCOL_IDS)
 
 # Bodies at least this big are parsed in slices (of 2 ms) that let others run.
 PACED_BODY_SIZE = 16 * 1024
-
-
-def enabled_by_environment() -> bool:
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 # ---- compiling botocore shapes --------------------------------------------------------
@@ -384,8 +380,6 @@ class FastResponseParserFactory(ResponseParserFactory):  # type: ignore[misc]
 
 # ---- safety net ---------------------------------------------------------------------------
 
-_verdict: str | None = None  # "" when the C++ parsers agree with botocore's, else why not
-
 # A model with a member of each kind the parsers read, for the canned check.
 _CHECK_SHAPES: dict[str, Any] = {
     "Text": {"type": "string"},
@@ -561,44 +555,27 @@ def _same(theirs: Any, ours: Any) -> bool:
     return bool(theirs == ours)
 
 
-def check_against_botocore() -> str:
-    """Why the C++ parsers must not be used in this process ("" if they may be).
-
-    Parses canned responses of each protocol (an output with a member of each
-    kind, timestamps in several forms, header-bound members, and a modeled
-    error) with botocore's parser and with the C++ one: they must agree.
-    """
-    global _verdict
-    if _verdict is not None:
-        return _verdict
+def _compare() -> str:
+    """Parses canned responses of each protocol (an output with a member of
+    each kind, timestamps in several forms, header-bound members, and a
+    modeled error) with botocore's parser and with the C++ one: they must agree."""
     if parse_response is None:
-        _verdict = "this build of aboto3._core has no response parsers"
-        return _verdict
-    try:
-        for protocol in sorted(SERVED):
-            for response, shape in _canned(protocol):
-                theirs = _BOTOCORE_CLASSES[protocol]().parse(dict(response), shape)
-                ours = FAST_CLASSES[protocol]().parse(dict(response), shape)
-                if not _same(theirs, ours):
-                    _verdict = f"its {protocol} parse of a test response differs from botocore's"
-                    return _verdict
-    except Exception as error:
-        _verdict = f"parsing a test response failed: {error!r}"
-        return _verdict
-    _verdict = ""
-    return _verdict
+        return "this build of aboto3._core has no response parsers"
+    for protocol in sorted(SERVED):
+        for response, shape in _canned(protocol):
+            theirs = _BOTOCORE_CLASSES[protocol]().parse(dict(response), shape)
+            ours = FAST_CLASSES[protocol]().parse(dict(response), shape)
+            if not _same(theirs, ours):
+                return f"its {protocol} parse of a test response differs from botocore's"
+    return ""
 
 
-_warned = False
-
-
-def _warn_once(reason: str) -> None:
-    global _warned
-    if not _warned:
-        _warned = True
-        logger.warning(
-            "aboto3 parses responses with botocore's parsers in this process: %s", reason
-        )
+safety_net = SafetyNet(
+    ENV_SWITCH,
+    _compare,
+    trying="parsing a test response",
+    fallback="parses responses with botocore's parsers",
+)
 
 
 # ---- S3's check for errors in 200 responses --------------------------------------------
@@ -690,8 +667,8 @@ def use_fast_parsing(client: Any, wanted: bool) -> bool:
     if endpoint is None or factory is None:
         return False
     installed = isinstance(factory, FastResponseParserFactory)
-    if wanted and enabled_by_environment() and parse_response is not None:
-        reason = check_against_botocore()
+    if wanted and safety_net.enabled_by_environment() and parse_response is not None:
+        reason = safety_net.check()
         if not reason:
             if not installed:
                 if type(factory) is not ResponseParserFactory:
@@ -699,7 +676,7 @@ def use_fast_parsing(client: Any, wanted: bool) -> bool:
                 endpoint._response_parser_factory = FastResponseParserFactory(factory)
             _use_fast_200_check(client, True)
             return True
-        _warn_once(reason)
+        safety_net.warn_once(reason)
     if installed:
         endpoint._response_parser_factory = factory.wrapped
         _use_fast_200_check(client, False)

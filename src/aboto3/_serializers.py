@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import copy
 import datetime
-import logging
-import os
 from typing import Any
 
 from botocore.model import ServiceModel
 from botocore.serialize import JSONSerializer, RestJSONSerializer, create_serializer
 from botocore.validate import ParamValidationDecorator
+
+from ._safety import SafetyNet
 
 JsonBodyPlan: Any
 try:
@@ -40,8 +40,6 @@ try:
     JsonBodyPlan = getattr(_core, "JsonBodyPlan", None)
 except ImportError:  # a pure-Python install: botocore serializes
     JsonBodyPlan = None
-
-logger = logging.getLogger("aboto3")
 
 # Set to 0 (or false/no/off) to keep botocore's serializers for every client.
 ENV_SWITCH = "ABOTO3_FAST_SERIALIZING"
@@ -192,13 +190,7 @@ _FAST_CLASSES: dict[type[Any], type[Any]] = {
 }
 
 
-def enabled_by_environment() -> bool:
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
-
-
 # ---- safety net ---------------------------------------------------------------
-
-_verdict: str | None = None  # "" when the C++ writer agrees with botocore, else why not
 
 _SHAPES: dict[str, Any] = {
     "String": {"type": "string"},
@@ -320,42 +312,34 @@ def _canned_calls() -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
-def check_against_botocore() -> str:
-    """Why the C++ writer must not be used in this process ("" if it may be).
-
-    Serializes canned requests with botocore's serializers and with ours;
+def _compare() -> str:
+    """Serializes canned requests with botocore's serializers and with ours;
     the whole request dicts must be equal, and ours must have written each
-    body in C++ (a check that botocore passed would check nothing).
-    """
-    global _verdict
-    if _verdict is not None:
-        return _verdict
+    body in C++ (a check that botocore passed would check nothing)."""
     if JsonBodyPlan is None:
-        _verdict = "this build of aboto3._core has no JSON body writer"
-        return _verdict
-    try:
-        for protocol, operation, params in _canned_calls():
-            operation_model = ServiceModel(_canned_model(protocol)).operation_model(operation)
-            botocore_serializer = create_serializer(protocol, False)
-            theirs = botocore_serializer.serialize_to_request(params, operation_model)
-            fast = _FAST_CLASSES[type(botocore_serializer)].replacing(botocore_serializer)
-            ours = fast.serialize_to_request(params, operation_model)
-            if ours != theirs:
-                _verdict = f"its {protocol} request differs from botocore's on a test request"
-                return _verdict
-            if fast.written != 1:
-                _verdict = f"it left a {protocol} test request to botocore"
-                return _verdict
-    except Exception as error:
-        _verdict = f"serializing a test request failed: {error!r}"
-        return _verdict
-    _verdict = ""
-    return _verdict
+        return "this build of aboto3._core has no JSON body writer"
+    for protocol, operation, params in _canned_calls():
+        operation_model = ServiceModel(_canned_model(protocol)).operation_model(operation)
+        botocore_serializer = create_serializer(protocol, False)
+        theirs = botocore_serializer.serialize_to_request(params, operation_model)
+        fast = _FAST_CLASSES[type(botocore_serializer)].replacing(botocore_serializer)
+        ours = fast.serialize_to_request(params, operation_model)
+        if ours != theirs:
+            return f"its {protocol} request differs from botocore's on a test request"
+        if fast.written != 1:
+            return f"it left a {protocol} test request to botocore"
+    return ""
+
+
+safety_net = SafetyNet(
+    ENV_SWITCH,
+    _compare,
+    trying="serializing a test request",
+    fallback="serializes JSON requests with botocore's serializer",
+)
 
 
 # ---- installing on a client ------------------------------------------------------
-
-_warned = False
 
 
 def use_fast_serializing(client: Any, wanted: bool) -> bool:
@@ -368,16 +352,21 @@ def use_fast_serializing(client: Any, wanted: bool) -> bool:
     validating = isinstance(current, ParamValidationDecorator)
     inner = getattr(current, "_serializer", None) if validating else current
     if isinstance(inner, _CppBodies):
-        if wanted and enabled_by_environment():
+        if wanted and safety_net.enabled_by_environment():
             return True
         client._serializer = inner.replaced
         return False
     fast_class = _FAST_CLASSES.get(type(inner))
-    if not wanted or fast_class is None or not enabled_by_environment() or JsonBodyPlan is None:
+    if (
+        not wanted
+        or fast_class is None
+        or not safety_net.enabled_by_environment()
+        or JsonBodyPlan is None
+    ):
         return False
-    reason = check_against_botocore()
+    reason = safety_net.check()
     if reason:
-        _warn_once(reason)
+        safety_net.warn_once(reason)
         return False
     fast = fast_class.replacing(inner)
     fast.replaced = current
@@ -390,10 +379,3 @@ def use_fast_serializing(client: Any, wanted: bool) -> bool:
     else:  # parameter_validation=False
         client._serializer = fast
     return True
-
-
-def _warn_once(reason: str) -> None:
-    global _warned
-    if not _warned:
-        _warned = True
-        logger.warning("aboto3 serializes JSON requests with botocore's serializer: %s", reason)

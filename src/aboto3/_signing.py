@@ -23,8 +23,6 @@ run, since botocore's answers for nearly every operation.
 from __future__ import annotations
 
 import datetime
-import logging
-import os
 import time
 from hashlib import sha256
 from typing import Any, Callable
@@ -41,6 +39,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import NoCredentialsError
+
+from ._safety import SafetyNet
 
 
 def _hashlib_sha256_hex(data: bytes) -> str:
@@ -60,8 +60,6 @@ except ImportError:  # no _core, or one without the signer: botocore signs
     SigV4Signer = None
     _sha256_hex = _hashlib_sha256_hex
 
-
-logger = logging.getLogger("aboto3")
 
 # What botocore's choice becomes for a client with the C++ signer.
 FAST_SIGNATURE_VERSIONS = {"v4": "aboto3-v4", "s3v4": "aboto3-s3v4"}
@@ -216,13 +214,7 @@ _FAST_CLASSES: dict[str, type[Any]] = {"v4": FastSigV4Auth, "s3v4": FastS3SigV4A
 _BOTOCORE_CLASSES: dict[str, type[Any]] = {"v4": SigV4Auth, "s3v4": S3SigV4Auth}
 
 
-def enabled_by_environment() -> bool:
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
-
-
 # ---- safety net ---------------------------------------------------------------
-
-_verdict: str | None = None  # "" when the C++ signer agrees with botocore's, else why not
 
 
 def _canned_requests() -> dict[str, tuple[AWSRequest, str, str]]:
@@ -248,35 +240,22 @@ def _canned_requests() -> dict[str, tuple[AWSRequest, str, str]]:
     return {"v4": (json_call, "ssm", "eu-west-1"), "s3v4": (s3_call, "s3", "us-west-2")}
 
 
-def check_against_botocore() -> str:
-    """Why the C++ signer must not be used in this process ("" if it may be).
-
-    Signs canned requests with botocore's signer and, at the timestamp
-    botocore used, with the C++ one; they must agree on every header.
-    """
-    global _verdict
-    if _verdict is not None:
-        return _verdict
+def _compare() -> str:
+    """Signs canned requests with botocore's signer and, at the timestamp
+    botocore used, with the C++ one; they must agree on every header."""
     if SigV4Signer is None:
-        _verdict = "this build of aboto3._core has no SigV4 signer"
-        return _verdict
+        return "this build of aboto3._core has no SigV4 signer"
     credentials = ReadOnlyCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLE", "t=")
-    try:
-        for version, (request, service, region) in _canned_requests().items():
-            theirs = _copy(request)
-            _BOTOCORE_CLASSES[version](credentials, service, region).add_auth(theirs)
-            ours = _copy(request)
-            _FAST_CLASSES[version](credentials, service, region).add_auth_at(
-                ours, theirs.context["timestamp"]
-            )
-            if list(theirs.headers.items()) != list(ours.headers.items()):
-                _verdict = f"its {version} signature differs from botocore's on a test request"
-                return _verdict
-    except Exception as error:
-        _verdict = f"signing a test request failed: {error!r}"
-        return _verdict
-    _verdict = ""
-    return _verdict
+    for version, (request, service, region) in _canned_requests().items():
+        theirs = _copy(request)
+        _BOTOCORE_CLASSES[version](credentials, service, region).add_auth(theirs)
+        ours = _copy(request)
+        _FAST_CLASSES[version](credentials, service, region).add_auth_at(
+            ours, theirs.context["timestamp"]
+        )
+        if list(theirs.headers.items()) != list(ours.headers.items()):
+            return f"its {version} signature differs from botocore's on a test request"
+    return ""
 
 
 def _copy(request: AWSRequest) -> AWSRequest:
@@ -287,9 +266,15 @@ def _copy(request: AWSRequest) -> AWSRequest:
     return copy
 
 
-# ---- installing on a client ------------------------------------------------------
+safety_net = SafetyNet(
+    ENV_SWITCH,
+    _compare,
+    trying="signing a test request",
+    fallback="signs with botocore's SigV4 signer",
+)
 
-_warned = False
+
+# ---- installing on a client ------------------------------------------------------
 
 
 def use_fast_signing(client: Any, wanted: bool) -> bool:
@@ -298,13 +283,13 @@ def use_fast_signing(client: Any, wanted: bool) -> bool:
     if signer is None or not hasattr(signer, "get_auth_instance"):
         return False
     installed = "get_auth_instance" in vars(signer)
-    if wanted and enabled_by_environment() and SigV4Signer is not None:
-        reason = check_against_botocore()
+    if wanted and safety_net.enabled_by_environment() and SigV4Signer is not None:
+        reason = safety_net.check()
         if not reason:
             if not installed:
                 signer.get_auth_instance = _choosing_fast_signers(signer.get_auth_instance)
             return True
-        _warn_once(reason)
+        safety_net.warn_once(reason)
     if installed:
         del signer.get_auth_instance  # botocore's method again
     return False
@@ -319,13 +304,6 @@ def _choosing_fast_signers(get_auth_instance: Callable[..., Any]) -> Callable[..
         return get_auth_instance(*args, **kwargs)
 
     return choose
-
-
-def _warn_once(reason: str) -> None:
-    global _warned
-    if not _warned:
-        _warned = True
-        logger.warning("aboto3 signs with botocore's SigV4 signer in this process: %s", reason)
 
 
 def _register() -> None:
