@@ -5,9 +5,11 @@ writes them, for aboto3.client, aboto3.resource and Session's two."""
 from __future__ import annotations
 
 import gc
+import threading
 import warnings
 from typing import Any, Callable
 
+import botocore.loaders
 import pytest
 from botocore.exceptions import UnknownServiceError
 
@@ -66,6 +68,38 @@ async def test_async_with_takes_the_engine(moto_url: str, engine: str) -> None:
             "NativeEngine" if engine == "native" else "ThreadEngine"
         )
         await _works(sqs)
+
+
+@pytest.mark.parametrize("engine", ["threads", "native"])
+async def test_models_are_read_off_the_loop_paginators_and_waiters_too(
+    moto_url: str, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # botocore reads a client's paginator and waiter models on first use, and
+    # get_paginator and get_waiter are synchronous calls made on the loop.
+    if engine not in aboto3.engines():
+        pytest.skip("this build has no native engine")
+    read: list[tuple[str, str, bool]] = []  # (service, model, read on the loop thread)
+    loop_thread = threading.get_ident()
+    load_service_model = botocore.loaders.Loader.load_service_model
+
+    def recording(self: Any, service: str, model: str, api_version: Any = None) -> Any:
+        read.append((service, model, threading.get_ident() == loop_thread))
+        return load_service_model(self, service, model, api_version)
+
+    monkeypatch.setattr(botocore.loaders.Loader, "load_service_model", recording)
+    session = aboto3.Session(region_name=REGION)
+    making_ec2 = session.client("ec2", endpoint_url=moto_url, engine=engine)
+    making_s3 = session.resource("s3", endpoint_url=moto_url, engine=engine)
+    async with making_ec2 as ec2, making_s3 as s3:
+        made = list(read)
+        assert {("ec2", "paginators-1"), ("s3", "waiters-2")} <= {m[:2] for m in made}
+        assert not [m for m in made if m[2]]  # all on the worker
+        read.clear()
+        ec2.get_paginator("describe_instances")
+        ec2.get_waiter("instance_running")
+        bucket = await s3.create_bucket(Bucket=f"models-{engine}")
+        assert [o async for o in bucket.objects.all()] == []  # boto3 asks can_paginate
+        assert read == []
 
 
 async def test_the_block_raising_still_closes(moto_url: str) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Generic, Protocol, TypeVar
 
 import boto3
 import boto3.session
+from botocore import xform_name
 
 from ._engine import Executor, ThreadEngine, ThreadPool
 from ._loader import use_fast_loading
@@ -139,7 +140,25 @@ def _made_and_wrapped(
         with _native_setup_lock:
             _install_suspension_points()
     with lock:
-        return wrap(make(*args, **kwargs), **options)
+        created = wrap(make(*args, **kwargs), **options)
+        _load_paginator_and_waiter_models(created)
+        return created
+
+
+def _load_paginator_and_waiter_models(created: object) -> None:
+    # botocore reads them on the client's first get_paginator, can_paginate or
+    # get_waiter: calls made on the loop (get_paginator is synchronous, and the
+    # native engine runs botocore there), where reading the file, and the first
+    # time a session lists which services have one (a directory scan, 10-15 ms
+    # here), would hold the loop. Read here, they stay in the client's cache.
+    if isinstance(created, AIOResource):
+        created = created.meta.client
+    assert isinstance(created, AIOClient)
+    boto3_client = created.client
+    operations = boto3_client.meta.service_model.operation_names
+    if operations:
+        boto3_client.can_paginate(xform_name(operations[0]))
+    boto3_client.waiter_names  # noqa: B018  # a property that loads the waiter model
 
 
 def _creating(
