@@ -27,8 +27,9 @@ MiB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def slow_moto() -> Iterator[str]:
-    """Moto 50 ms away: a call that blocked the loop would hold it that long."""
-    with local_aws.moto_server(latency_ms=50) as url:
+    """Moto 250 ms away: a call that blocked the loop would hold it that long,
+    far above the bound below (itself far above what CPU contention adds)."""
+    with local_aws.moto_server(latency_ms=250) as url:
         yield url
 
 
@@ -49,13 +50,13 @@ async def test_run_sync_awaits_sync_code_whose_calls_do_not_block_the_loop(
     ran_on: list[str] = []
 
     def sync_work(name: str, *, value: str) -> str:
-        # Ordinary boto3 code: two calls, each answered 50 ms later.
+        # Ordinary boto3 code: two calls, each answered 250 ms later.
         ran_on.append(threading.current_thread().name)
         ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
         return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
 
     async with aboto3.AIOClient(ssm, engine=engine) as aio:
-        async with LoopLag(limit=0.03):
+        async with LoopLag(limit=0.15):
             values = await asyncio.gather(
                 *(aio.run_sync(sync_work, f"/run-sync/{i}", value=str(i)) for i in range(6))
             )
